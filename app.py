@@ -1,0 +1,98 @@
+"""The application factory, and ``python app.py``: the embedded development server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dash import Dash
+from flask import Flask, jsonify
+from sqlalchemy import text
+
+import auth
+import commands
+from callbacks import register_all
+from config import load_config
+from extensions import cache, db, login_manager
+from layouts import root
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger(__name__)
+
+
+def _cache_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    if config.get("REDIS_URL"):
+        return {
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_REDIS_URL": config["REDIS_URL"],
+            "CACHE_KEY_PREFIX": "dynamics:",
+            "CACHE_DEFAULT_TIMEOUT": 0,
+        }
+    return {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 0, "CACHE_THRESHOLD": 500}
+
+
+def _register_health(server: Flask) -> None:
+    @server.get("/healthz")
+    def healthz():  # noqa: ANN202 - Flask view
+        try:
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:  # any failure to reach the database means "not healthy"
+            log.warning("healthz: database unavailable", exc_info=True)
+            return jsonify(status="unavailable"), 503
+        return jsonify(status="ok")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Dash:
+    """Build the Dash app (and its Flask server) from the environment and ``config``."""
+    settings = load_config(overrides=config)
+    server = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
+    server.config.update(settings)
+    Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(server)
+    login_manager.init_app(server)
+    cache.init_app(server, config=_cache_config(settings))
+    _register_health(server)
+    auth.init_app(server)
+    commands.register(server)
+
+    app = Dash(
+        __name__,
+        server=server,
+        title="Customer Dynamics",
+        assets_folder=str(HERE / "assets"),
+        suppress_callback_exceptions=True,
+        update_title=None,
+    )
+    app.layout = root.layout
+    register_all(app)
+    return app
+
+
+def __getattr__(name: str) -> Flask:
+    # ``flask --app app …`` looks for a Flask object called ``app``; build it on demand so that
+    # importing this module stays free of side effects.
+    if name == "application":
+        return create_app().server
+    raise AttributeError(name)
+
+
+def main() -> None:
+    """Run the embedded default: create and seed the database on first start, then serve."""
+    from store.demo import prepare_embedded_instance
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app()
+    with app.server.app_context():
+        for line in prepare_embedded_instance():
+            print(line, flush=True)
+    port = app.server.config["PORT"]
+    print(f"Customer Dynamics on http://127.0.0.1:{port}", flush=True)
+    app.run(host="127.0.0.1", port=port, debug=False)
+
+
+if __name__ == "__main__":
+    main()

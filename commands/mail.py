@@ -1,0 +1,3 @@
+"""Mail commands: the background sender (the Procfile worker)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""``dynamics report``: the report engine on the command line (SPEC §5)."""
+
+COMMANDS: list = []

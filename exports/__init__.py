@@ -1,0 +1,1 @@
+"""Report files and e-mail: pure functions that return bytes."""

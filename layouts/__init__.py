@@ -1,0 +1,1 @@
+"""Dash layouts: one module per feature, each exposing ``layout(...) -> Component``."""

@@ -1,0 +1,24 @@
+"""Errors whose message is safe to show to the user who caused them."""
+
+
+class ReportError(Exception):
+    """A report cannot be made as asked; ``str(error)`` says why, in one line, for the user."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        # The query parameter the message is about (``interval``, ``currency``, …), if any,
+        # so a form can show it next to that field.
+        self.field = field
+
+
+class InvalidQuery(ReportError):
+    """A parameter of the query is missing, malformed or outside the user's scope."""
+
+
+class DataError(ReportError):
+    """The data cannot answer the query (e.g. a currency without any rate)."""
+
+
+class DataUnavailable(ReportError):
+    """The database cannot be reached; the message says so without details."""

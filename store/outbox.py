@@ -1,0 +1,1 @@
+"""App tables and access for outbox (filled in by its issue)."""

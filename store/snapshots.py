@@ -1,0 +1,1 @@
+"""App tables and access for snapshots (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""App tables and access for templates (filled in by its issue)."""
