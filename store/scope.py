@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from metrics.scope import descendants
+
 
 def company_tree(conn: Connection) -> dict[int, int | None]:
     """company id -> parent id, for every company."""
     rows = conn.execute(text("SELECT id, parent_id FROM companies")).all()
     return {int(row[0]): (None if row[1] is None else int(row[1])) for row in rows}
-
-
-def descendants(tree: dict[int, int | None], root_id: int) -> set[int]:
-    """``root_id`` and every company below it."""
-    children: dict[int, list[int]] = {}
-    for company_id, parent_id in tree.items():
-        if parent_id is not None:
-            children.setdefault(parent_id, []).append(company_id)
-    found: set[int] = set()
-    stack = [root_id]
-    while stack:
-        company_id = stack.pop()
-        if company_id in found:  # a cycle in parent_id must not loop forever
-            continue
-        found.add(company_id)
-        stack.extend(children.get(company_id, ()))
-    return found
 
 
 def scope_company_ids(conn: Connection, company_id: int | None) -> set[int] | None:

@@ -1,0 +1,252 @@
+"""Loading the ledger from the database for the engine, and keeping it while the data is unchanged.
+
+Only the clients a query can see are read: the user's scope and the query's static filters
+(type, tag, company, owner) go into the SQL. Columns are read in bulk as numbers (kinds as small
+integers, timestamps as epoch microseconds computed by the database), never as row objects.
+The prepared ledger is cached per process, keyed by the ``ledger_version`` counter that
+triggers bump on every change of a source table, so an unchanged database is read once.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, text
+
+from metrics.ledger import KINDS, Ledger, PreparedLedger, prepare_ledger
+from metrics.query import ReportQuery
+from metrics.scope import descendants
+from store.schema import ledger_version
+from store.scope import company_tree
+
+log = logging.getLogger(__name__)
+
+_CHUNK_ROWS = 500_000
+_KIND_CASE = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(KINDS)) + " END"
+
+
+@dataclass(frozen=True)
+class ClientFilter:
+    """Which clients to load: None means no restriction on that attribute."""
+
+    companies: frozenset[int] | None = None
+    client_types: frozenset[str] | None = None
+    owners: frozenset[int] | None = None
+    tags: frozenset[str] | None = None
+
+    def covers(self, other: ClientFilter) -> bool:
+        """Whether every client ``other`` loads is also loaded by this filter."""
+        return all(
+            mine is None or (theirs is not None and theirs <= mine)
+            for mine, theirs in (
+                (self.companies, other.companies),
+                (self.client_types, other.client_types),
+                (self.owners, other.owners),
+                (self.tags, other.tags),
+            )
+        )
+
+
+def client_filter_for(query: ReportQuery, tree: dict[int, int | None], scope: set[int] | None) -> ClientFilter:
+    """The clients ``query`` can reach within ``scope`` (None: every company)."""
+    companies: set[int] | None = None if scope is None else set(scope)
+    if query.company_ids:
+        wanted: set[int] = set()
+        for company_id in query.company_ids:
+            wanted |= descendants(tree, company_id)
+        companies = wanted if companies is None else companies & wanted
+    return ClientFilter(
+        companies=None if companies is None else frozenset(companies),
+        client_types=frozenset(query.client_types) or None,
+        owners=frozenset(query.owner_ids) or None,
+        tags=frozenset(query.tags) or None,
+    )
+
+
+def _in_list(column: str, values: Iterable[object], params: dict[str, object], prefix: str) -> str:
+    names = []
+    for i, value in enumerate(sorted(values, key=str)):
+        params[f"{prefix}{i}"] = value
+        names.append(f":{prefix}{i}")
+    return f"{column} IN ({', '.join(names)})" if names else "1 = 0"
+
+
+def _client_where(selection: ClientFilter, params: dict[str, object], alias: str = "") -> str:
+    clauses = []
+    if selection.companies is not None:
+        clauses.append(_in_list(f"{alias}company_id", selection.companies, params, "co"))
+    if selection.client_types is not None:
+        clauses.append(_in_list(f"{alias}client_type", selection.client_types, params, "ty"))
+    if selection.owners is not None:
+        clauses.append(_in_list(f"{alias}owner_user_id", selection.owners, params, "ow"))
+    if selection.tags is not None:
+        tags = _in_list("tag", selection.tags, params, "tg")
+        clauses.append(f"{alias}id IN (SELECT client_id FROM client_tags WHERE {tags})")
+    return " AND ".join(clauses) if clauses else "1 = 1"
+
+
+def _micros(dialect: str, column: str) -> str:
+    """SQL for a naive UTC timestamp column as integer microseconds since the epoch."""
+    if dialect == "postgresql":
+        return f"CAST(EXTRACT(EPOCH FROM {column}) * 1000000 AS BIGINT)"
+    # SQLite keeps timestamps as 'YYYY-MM-DD HH:MM:SS[.ffffff]' text.
+    return (
+        f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000000"
+        f" + CAST(substr({column} || '.000000', 21, 6) AS INTEGER))"
+    )
+
+
+def _read_frame(engine: Engine, sql: str, params: dict[str, object], columns: list[str]) -> pd.DataFrame:
+    """Run ``sql`` and return its rows as a frame of numbers, read in bulk."""
+    if engine.dialect.name == "postgresql":
+        return _read_frame_postgresql(engine, sql, params, columns)
+    chunks: list[np.ndarray] = []
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True).execute(text(sql), params)
+        while rows := result.fetchmany(_CHUNK_ROWS):
+            chunks.append(np.array(rows, dtype=np.float64))
+    data = np.concatenate(chunks) if chunks else np.zeros((0, len(columns)))
+    return pd.DataFrame(data, columns=columns)
+
+
+def _read_frame_postgresql(
+    engine: Engine, sql: str, params: dict[str, object], columns: list[str]
+) -> pd.DataFrame:
+    # COPY streams the rows as CSV, which pandas parses in C: no Python object per value.
+    with engine.connect() as conn:
+        compiled = text(sql).bindparams(**params).compile(
+            dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+        )
+        buffer = io.BytesIO()
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for block in copy:
+                buffer.write(block)
+    buffer.seek(0)
+    return pd.read_csv(buffer, names=columns, header=None, dtype=np.float64)
+
+
+def _micros_to_datetime(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.int64).astype("datetime64[us]")
+
+
+def load_frames(engine: Engine, selection: ClientFilter) -> Ledger:
+    """The ledger of the clients ``selection`` names, plus the small tables in full."""
+    dialect = engine.dialect.name
+    params: dict[str, object] = {}
+    where = _client_where(selection, params)
+    clients_sql = (
+        "SELECT id, client_type, company_id, owner_user_id, currency, "
+        f"{_micros(dialect, 'created_at')} AS created FROM clients WHERE {where}"
+    )
+    with engine.connect() as conn:
+        clients = pd.DataFrame(
+            conn.execute(text(clients_sql), params).all(),
+            columns=["id", "client_type", "company_id", "owner_user_id", "currency", "created"],
+        )
+        tags = pd.DataFrame(
+            conn.execute(
+                text(f"SELECT client_id, tag FROM client_tags WHERE client_id IN (SELECT id FROM clients WHERE {where})"),
+                params,
+            ).all(),
+            columns=["client_id", "tag"],
+        )
+        rates = pd.DataFrame(
+            conn.execute(
+                text(
+                    f"SELECT currency, {_micros(dialect, 'valid_from')}, CAST(rate AS FLOAT) "
+                    "FROM currency_rates"
+                )
+            ).all(),
+            columns=["currency", "valid_from", "rate"],
+        )
+        companies = pd.DataFrame(
+            conn.execute(text("SELECT id, name, parent_id FROM companies")).all(),
+            columns=["id", "name", "parent_id"],
+        )
+        packages = pd.DataFrame(
+            conn.execute(text("SELECT id, name FROM packages")).all(), columns=["id", "name"]
+        )
+        users = pd.DataFrame(
+            conn.execute(text("SELECT id, login, company_id FROM users")).all(),
+            columns=["id", "login", "company_id"],
+        )
+    unrestricted = where == "1 = 1"
+    transactions = _read_frame(
+        engine,
+        f"SELECT id, client_id, {_micros(dialect, 'ts')}, {_KIND_CASE}, CAST(amount AS FLOAT), "
+        "COALESCE(package_id, -1) FROM transactions"
+        + ("" if unrestricted else f" WHERE client_id IN (SELECT id FROM clients WHERE {where})"),
+        params,
+        ["id", "client_id", "ts", "kind", "amount", "package_id"],
+    )
+    clients["created_at"] = _micros_to_datetime(clients.pop("created").to_numpy(np.int64))
+    rates["valid_from"] = _micros_to_datetime(rates["valid_from"].to_numpy(np.int64))
+    transactions["ts"] = _micros_to_datetime(transactions["ts"].to_numpy())
+    transactions["kind"] = pd.Categorical.from_codes(
+        transactions["kind"].to_numpy(np.int8), categories=list(KINDS)
+    )
+    transactions["package_id"] = transactions["package_id"].where(transactions["package_id"] >= 0)
+    return Ledger(
+        clients=clients,
+        tags=tags,
+        transactions=transactions,
+        rates=rates,
+        companies=companies,
+        packages=packages,
+        users=users,
+    )
+
+
+class LedgerCache:
+    """Prepared ledgers of this process, newest first, for the current ``ledger_version``."""
+
+    def __init__(self, capacity: int = 2) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple, PreparedLedger] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def get(self, engine: Engine, base_currency: str, selection: ClientFilter) -> PreparedLedger:
+        """A prepared ledger holding at least the clients of ``selection``, loading it if needed."""
+        version = ledger_version(engine)
+        owner = (str(engine.url), version, base_currency)
+        # One load at a time: a second request for the same data waits and reuses the first.
+        with self._lock:
+            for key in list(self._entries):
+                if key[:3] != owner:
+                    del self._entries[key]  # stale: the data changed since
+            for key, prepared in self._entries.items():
+                if key[3].covers(selection):
+                    self._entries.move_to_end(key, last=False)
+                    return prepared
+            frames = load_frames(engine, selection)
+            prepared = prepare_ledger(frames, base_currency)
+            del frames
+            self._entries[(*owner, selection)] = prepared
+            self._entries.move_to_end((*owner, selection), last=False)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=True)
+            log.info(
+                "ledger loaded: %d clients, %d transactions (version %d)",
+                len(prepared.client_ids), prepared.transaction_count, version,
+            )
+            return prepared
+
+
+ledgers = LedgerCache()
+
+
+def scope_tree(engine: Engine) -> dict[int, int | None]:
+    with engine.connect() as conn:
+        return company_tree(conn)
