@@ -10,7 +10,11 @@ import numpy as np
 from dateutil.relativedelta import relativedelta
 
 _EPOCH = datetime(1970, 1, 1)
-_STEP = {"year": relativedelta(years=1), "month": relativedelta(months=1), "date": timedelta(days=1)}
+_STEP = {
+    "year": relativedelta(years=1),
+    "month": relativedelta(months=1),
+    "date": timedelta(days=1),
+}
 
 
 def to_utc_micros(local: datetime, zone: ZoneInfo) -> int:

@@ -15,7 +15,9 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Packages", ("Activation Qty", "Activation Total", "Renew Qty", "Renew Total")),
 )
 
-VALUE_COLUMNS: tuple[str, ...] = tuple(f"{group}: {leaf}" for group, leaves in GROUPS for leaf in leaves)
+VALUE_COLUMNS: tuple[str, ...] = tuple(
+    f"{group}: {leaf}" for group, leaves in GROUPS for leaf in leaves
+)
 COUNT_COLUMNS: frozenset[str] = frozenset(c for c in VALUE_COLUMNS if c.endswith("Qty"))
 AVERAGE_COLUMNS: frozenset[str] = frozenset(("Balance Refill: Avg", "Pay As You Go: Active Avg"))
 MONEY_COLUMNS: frozenset[str] = frozenset(c for c in VALUE_COLUMNS if c not in COUNT_COLUMNS)

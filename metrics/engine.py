@@ -27,7 +27,6 @@ from metrics.errors import DataError, InvalidQuery
 from metrics.ledger import (
     ACTIVATION,
     CLIENT_TYPES,
-    NO_ID,
     PAYG,
     REFILL,
     RENEWAL,
@@ -43,35 +42,46 @@ __all__ = ["Ledger", "PreparedLedger", "prepare_ledger", "build_report"]
 
 
 @dataclass(frozen=True)
-class _Transactions:
-    """The transactions one computation looks at, in (client, ts) order, with their bucket."""
+class _Runs:
+    """The transactions of one query collapsed per (client, bucket), in (client, bucket) order.
+
+    A client's balance only matters at bucket ends, so all its transactions inside one bucket
+    act as one change: from ``previous`` (its balance before the run) to ``balance`` (after).
+    """
 
     client: np.ndarray
-    ts: np.ndarray
-    kind: np.ndarray
-    package: np.ndarray
-    paid: np.ndarray
-    delta: np.ndarray
-    delta_pos: np.ndarray
-    delta_neg: np.ndarray
+    bucket: np.ndarray
     balance: np.ndarray
-    amount_base: np.ndarray
-    currency: np.ndarray
-    bucket: np.ndarray  # first bucket whose end lies after ts (nb: none)
+    previous: np.ndarray
+    refill_qty: np.ndarray  # flows inside the interval, amounts in the report currency
+    refill_total: np.ndarray
+    payg_total: np.ndarray
+    active_end: (
+        np.ndarray
+    )  # first bucket whose window starts after the run's last paid service; -1: none
 
-    def subset(self, keep: np.ndarray) -> _Transactions:
+    def subset(self, keep: np.ndarray) -> _Runs:
         if keep.all():
             return self
-        return _Transactions(**{name: getattr(self, name)[keep] for name in self.__dataclass_fields__})
+        return _Runs(**{name: getattr(self, name)[keep] for name in self.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class _Fees:
+    """Package activations and renewals inside the interval (amounts in the report currency)."""
+
+    client: np.ndarray
+    bucket: np.ndarray
+    kind: np.ndarray
+    package: np.ndarray
+    amount: np.ndarray
 
 
 @dataclass(frozen=True)
 class _Context:
     prepared: PreparedLedger
     buckets: Buckets
-    report_currency: int
     stock_factor: np.ndarray  # (currencies, buckets): rate(X, E) / rate(R, E)
-    interval_start: int  # µs
 
     @property
     def size(self) -> int:
@@ -87,9 +97,13 @@ def build_report(
     scope is that company and every company below it.
     """
     report_currency = _report_currency(prepared, query)
-    scope = None if scope_company_id is None else descendants(prepared.company_parent, scope_company_id)
+    scope = (
+        None if scope_company_id is None else descendants(prepared.company_parent, scope_company_id)
+    )
     _check_ids(prepared, query, scope)
-    buckets = make_buckets(query.start, query.end, query.time_grain, query.zone, query.active_months)
+    buckets = make_buckets(
+        query.start, query.end, query.time_grain, query.zone, query.active_months
+    )
     size = len(buckets)
     ends = buckets.ends
 
@@ -98,7 +112,6 @@ def build_report(
         eligible, np.searchsorted(ends, prepared.client_created, side="right"), size
     ).astype(np.int64)
     _check_rates(prepared, np.unique(prepared.client_currency[entry < size]))
-
     stock_factor = np.vstack(
         [
             prepared.rate_at(code, ends) / prepared.rate_at(report_currency, ends)
@@ -107,40 +120,37 @@ def build_report(
             for code in range(len(prepared.currencies))
         ]
     )
-    context = _Context(prepared, buckets, report_currency, stock_factor, int(buckets.starts[0]))
-    transactions = _transactions(prepared, entry < size, int(ends[-1]), ends)
+    context = _Context(prepared, buckets, stock_factor)
+    runs, fees, seen = _collapse(prepared, buckets, report_currency, entry < size)
 
     if query.by_package:
         positions = _package_positions(prepared, query)
-        membership = {p: _member_start(prepared, p, ends) for p in positions}
+        starts = {p: np.maximum(entry, _member_start(prepared, p, ends)) for p in positions}
         if not query.package_ids:
-            positions = [p for p in positions if (np.maximum(entry, membership[p]) < size).any()]
+            positions = [p for p in positions if (starts[p] < size).any()]
         positions.sort(key=lambda p: prepared.package_names[p])
-        blocks = [
-            _block(context, transactions, np.maximum(entry, membership[p]), np.array([p]))
-            for p in positions
-        ]
+        blocks = [_block(context, runs, fees, starts[p], np.array([p])) for p in positions]
         frame = _package_frame(buckets, [prepared.package_names[p] for p in positions], blocks)
-        starts = [np.maximum(entry, membership[p]) for p in positions]
+        populations = [starts[p] for p in positions]
     else:
-        packages = None
-        start = entry
+        start, packages = entry, None
         if query.package_ids:
-            packages = _package_positions(prepared, query)
+            packages = np.array(_package_positions(prepared, query))
             first = np.min([_member_start(prepared, p, ends) for p in packages], axis=0)
             start = np.maximum(entry, first)
-        block = _block(context, transactions, start, packages)
-        frame = pd.DataFrame({col.PERIOD: buckets.labels, **block})
-        starts = [start]
+        frame = pd.DataFrame(
+            {col.PERIOD: buckets.labels, **_block(context, runs, fees, start, packages)}
+        )
+        populations = [start]
 
     in_report = np.zeros(len(prepared.client_ids), dtype=bool)
-    for start in starts:
+    for start in populations:
         in_report |= start < size
     return Report(
         frame=frame[col.report_columns(query.by_package)],
         query=query,
         currency=prepared.currencies[report_currency],
-        data_interval=_data_interval(transactions, in_report, context, query),
+        data_interval=_data_interval(seen, in_report, query),
     )
 
 
@@ -201,31 +211,101 @@ def _static_population(
     return keep
 
 
-def _transactions(
-    prepared: PreparedLedger, client_included: np.ndarray, last_end: int, ends: np.ndarray
-) -> _Transactions:
-    """Transactions of the included clients before the last bucket end, with their bucket."""
-    keep = client_included[prepared.tx_client] & (prepared.tx_ts < last_end)
-    if keep.all():
-        pick = slice(None)
+def _collapse(
+    prepared: PreparedLedger, buckets: Buckets, report_currency: int, included: np.ndarray
+) -> tuple[_Runs, _Fees, _Seen]:
+    """Runs and package fees of the included clients' transactions before the last bucket end."""
+    ends = buckets.ends
+    size = len(ends)
+    # Transactions at or after the last bucket end go into a bucket of their own (``size``)
+    # that every sum drops, and so do those of clients outside the population; they are only
+    # left out (copying every array) when that saves much.
+    keep = prepared.tx_ts < ends[-1]
+    if not included.all():
+        keep &= included[prepared.tx_client]
+    pick = np.flatnonzero(keep) if keep.mean() < 0.8 else None
+
+    def take(values: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
+        """``values`` of the picked transactions (then of ``index`` among them)."""
+        if pick is None:
+            return values if index is None else values[index]
+        return values[pick] if index is None else values[pick[index]]
+
+    client = take(prepared.tx_client)
+    ts = take(prepared.tx_ts)
+    kind = take(prepared.tx_kind)
+    if size == 1:
+        bucket = (ts >= ends[0]).astype(np.int32)
     else:
-        pick = np.flatnonzero(keep)
-    client = prepared.tx_client[pick]
-    ts = prepared.tx_ts[pick]
-    return _Transactions(
-        client=client,
-        ts=ts,
-        kind=prepared.tx_kind[pick],
-        package=prepared.tx_package[pick],
-        paid=prepared.tx_paid[pick],
-        delta=prepared.tx_delta[pick],
-        delta_pos=prepared.tx_delta_pos[pick],
-        delta_neg=prepared.tx_delta_neg[pick],
-        balance=prepared.tx_balance[pick],
-        amount_base=prepared.tx_amount_base[pick],
-        currency=prepared.client_currency[client],
-        bucket=np.searchsorted(ends, ts, side="right"),
+        bucket = np.searchsorted(ends, ts, side="right").astype(np.int32)
+    count = len(client)
+
+    last = np.ones(count, dtype=bool)
+    last[:-1] = (client[1:] != client[:-1]) | (bucket[1:] != bucket[:-1])
+    run_last = np.flatnonzero(last)
+    run_first = np.concatenate(([0], run_last[:-1] + 1)) if count else run_last
+    run_client = client[run_last].astype(np.int64)
+    balance = take(prepared.tx_balance, run_last)
+    previous = np.zeros(len(run_last))
+    if len(run_last) > 1:
+        previous[1:] = np.where(run_client[1:] == run_client[:-1], balance[:-1], 0.0)
+
+    # Flows: transactions inside the interval, at the rate of their own instant.
+    inside = (ts >= buckets.starts[0]) & (bucket < size)
+    if pick is None and not included.all():
+        inside &= included[client]
+    amount = prepared.converted_amounts(report_currency)
+    amount = amount if pick is None else amount[pick]
+
+    def per_run(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values, run_first) if count else np.zeros(0)
+
+    is_refill = inside & (kind == REFILL)
+    refill_qty = per_run(is_refill.astype(np.int32)).astype(np.int64)
+    refill_total = per_run(np.where(is_refill, amount, 0.0))
+    payg_total = per_run(np.where(inside & (kind == PAYG), amount, 0.0))
+
+    # The window of a paid service at t covers the buckets with A <= t < E: a run's last paid
+    # service decides how far it keeps its client active.
+    paid = np.flatnonzero(take(prepared.tx_paid) & (bucket < size))
+    active_end = np.full(len(run_last), -1, dtype=np.int64)
+    if len(paid):
+        run_of = np.cumsum(last, dtype=np.int32) - last  # run index of each transaction
+        paid_runs = run_of[paid]
+        final = np.ones(len(paid), dtype=bool)
+        final[:-1] = paid_runs[1:] != paid_runs[:-1]
+        active_end[paid_runs[final]] = np.searchsorted(
+            buckets.active_starts, ts[paid[final]], side="right"
+        )
+
+    fee = np.flatnonzero(inside & ((kind == ACTIVATION) | (kind == RENEWAL)))
+    fees = _Fees(
+        client=client[fee].astype(np.int64),
+        bucket=bucket[fee],
+        kind=kind[fee],
+        package=take(prepared.tx_package, fee),
+        amount=amount[fee],
     )
+    runs = _Runs(
+        client=run_client,
+        bucket=bucket[run_last].astype(np.int64),
+        balance=balance,
+        previous=previous,
+        refill_qty=refill_qty,
+        refill_total=refill_total,
+        payg_total=payg_total,
+        active_end=active_end,
+    )
+    return runs, fees, _Seen(client, ts, inside)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """The picked transactions' clients and instants, and which lie inside the interval."""
+
+    client: np.ndarray
+    ts: np.ndarray
+    inside: np.ndarray
 
 
 def _package_positions(prepared: PreparedLedger, query: ReportQuery) -> list[int]:
@@ -246,48 +326,33 @@ def _member_start(prepared: PreparedLedger, package: int, ends: np.ndarray) -> n
 
 def _block(
     context: _Context,
-    transactions: _Transactions,
+    all_runs: _Runs,
+    fees: _Fees,
     start: np.ndarray,
     packages: np.ndarray | None,
 ) -> dict[str, np.ndarray]:
     """All value columns for a population given by each client's first bucket in it."""
     size = context.size
-    tx = transactions.subset(start[transactions.client] < size)
-    client_start = start[tx.client]
-    in_population = start < size
-
+    runs = all_runs.subset(start[all_runs.client] < size)
+    run_start = start[runs.client]
     columns: dict[str, np.ndarray] = {}
-    segments = _active_segments(context, tx, start)
-    _put_stock(columns, "Clients - Active", context, tx, segments)
 
-    overall = _first_paid_bucket(tx, len(start), size)
-    overall_start = np.maximum(start, overall)
-    _put_stock(columns, "Clients - Overall Active", context, tx, _whole_range(overall_start, size))
-    _put_stock(columns, "Clients - All", context, tx, _whole_range(start, size))
-    del in_population
+    segments = _active_segments(runs, start, size)
+    columns.update(_segment_stock("Clients - Active", context, runs, segments))
+    paid_since = _first_paid_bucket(runs, len(start), size)
+    columns.update(
+        _open_stock("Clients - Overall Active", context, runs, np.maximum(start, paid_since))
+    )
+    columns.update(_open_stock("Clients - All", context, runs, start))
 
-    # Flows: transactions inside the interval by clients in the population at their bucket.
-    flow = (tx.ts >= context.interval_start) & (tx.bucket >= client_start)
-    amount = np.zeros(len(tx.ts))
-    if flow.any():
-        prepared = context.prepared
-        rate = prepared.rate_at(context.report_currency, tx.ts[flow])
-        amount[flow] = tx.amount_base[flow] / rate
+    # Flows count for a client from the bucket in which it is in the population.
+    counted = runs.bucket >= run_start
+    bucket = runs.bucket[counted]
+    refill_qty = np.bincount(bucket, weights=runs.refill_qty[counted], minlength=size)[:size]
+    refill_qty = np.rint(refill_qty).astype(np.int64)
+    refill_total = np.bincount(bucket, weights=runs.refill_total[counted], minlength=size)[:size]
+    payg_total = np.bincount(bucket, weights=runs.payg_total[counted], minlength=size)[:size]
     active_qty = columns["Clients - Active: Qty"]
-
-    def flow_sum(kind: int, restrict: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        pick = flow & (tx.kind == kind)
-        if restrict is not None:
-            pick &= restrict
-        count = np.bincount(tx.bucket[pick], minlength=size)[:size]
-        total = np.bincount(tx.bucket[pick], weights=amount[pick], minlength=size)[:size]
-        return count.astype(np.int64), total
-
-    refill_qty, refill_total = flow_sum(REFILL)
-    _, payg_total = flow_sum(PAYG)
-    in_packages = None if packages is None else np.isin(tx.package, packages)
-    activation_qty, activation_total = flow_sum(ACTIVATION, in_packages)
-    renewal_qty, renewal_total = flow_sum(RENEWAL, in_packages)
     with np.errstate(divide="ignore", invalid="ignore"):
         columns["Balance Refill: Qty"] = refill_qty
         columns["Balance Refill: Total"] = refill_total
@@ -296,141 +361,177 @@ def _block(
         columns["Pay As You Go: Active Avg"] = np.where(
             active_qty > 0, payg_total / active_qty, np.nan
         )
-    columns["Packages: Activation Qty"] = activation_qty
-    columns["Packages: Activation Total"] = activation_total
-    columns["Packages: Renew Qty"] = renewal_qty
-    columns["Packages: Renew Total"] = renewal_total
+
+    fee = fees.bucket >= start[fees.client]
+    if packages is not None:
+        fee &= (
+            (fees.package == packages[0]) if len(packages) == 1 else np.isin(fees.package, packages)
+        )
+    for kind, qty_name, total_name in (
+        (ACTIVATION, "Packages: Activation Qty", "Packages: Activation Total"),
+        (RENEWAL, "Packages: Renew Qty", "Packages: Renew Total"),
+    ):
+        pick = fee & (fees.kind == kind)
+        columns[qty_name] = np.bincount(fees.bucket[pick], minlength=size)[:size].astype(np.int64)
+        columns[total_name] = np.bincount(
+            fees.bucket[pick], weights=fees.amount[pick], minlength=size
+        )[:size]
     return columns
+
+
+def _first_paid_bucket(runs: _Runs, client_count: int, size: int) -> np.ndarray:
+    """Per client, the first bucket at whose end it has had a paid service (nb: never)."""
+    first = np.full(client_count, size, dtype=np.int64)
+    paid = runs.active_end >= 0
+    paid_clients = runs.client[paid]
+    if len(paid_clients):
+        is_first = np.ones(len(paid_clients), dtype=bool)
+        is_first[1:] = paid_clients[1:] != paid_clients[:-1]
+        first[paid_clients[is_first]] = runs.bucket[paid][is_first]
+    return first
 
 
 @dataclass(frozen=True)
 class _Segments:
-    """Ranges of buckets [first, end) per client in which the client is counted."""
+    """Ranges of buckets [first, end) in which a client is counted, by client then first."""
 
-    client: np.ndarray  # ascending, then by first
+    client: np.ndarray
     first: np.ndarray
     end: np.ndarray
-    one_per_client: bool
 
 
-def _whole_range(start: np.ndarray, size: int) -> _Segments:
-    clients = np.flatnonzero(start < size)
-    return _Segments(clients, start[clients], np.full(len(clients), size), True)
-
-
-def _first_paid_bucket(tx: _Transactions, client_count: int, size: int) -> np.ndarray:
-    """Per client, the first bucket at whose end it has had a paid service (nb: never)."""
-    first = np.full(client_count, size, dtype=np.int64)
-    paid_clients = tx.client[tx.paid]
-    if len(paid_clients):
-        is_first = np.ones(len(paid_clients), dtype=bool)
-        is_first[1:] = paid_clients[1:] != paid_clients[:-1]
-        first[paid_clients[is_first]] = tx.bucket[tx.paid][is_first]
-    return first
-
-
-def _active_segments(context: _Context, tx: _Transactions, start: np.ndarray) -> _Segments:
+def _active_segments(runs: _Runs, start: np.ndarray, size: int) -> _Segments:
     """Per client, the merged ranges of buckets in which it had a paid service in [A, E)."""
-    size = context.size
-    paid = tx.paid & (tx.bucket < size)
-    client = tx.client[paid]
-    low = tx.bucket[paid]  # first bucket with E > t
-    high = np.searchsorted(context.buckets.active_starts, tx.ts[paid], side="right")  # A > t
+    paid = runs.active_end >= 0
+    client = runs.client[paid]
+    low = runs.bucket[paid]
+    high = runs.active_end[paid]
     if len(client) == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return _Segments(empty, empty, empty, False)
+        return _Segments(empty, empty, empty)
     # Both bounds grow with t, so within a client a range overlaps or touches the union of the
     # ones before it exactly when it starts no later than the previous one ends.
     new = np.ones(len(client), dtype=bool)
     new[1:] = (client[1:] != client[:-1]) | (low[1:] > high[:-1])
     heads = np.flatnonzero(new)
     tails = np.append(heads[1:] - 1, len(client) - 1)
-    seg_client = client[heads].astype(np.int64)
+    seg_client = client[heads]
     first = np.maximum(low[heads], start[seg_client])
     end = np.minimum(high[tails], size)
     keep = first < end
-    return _Segments(seg_client[keep], first[keep], end[keep], False)
+    return _Segments(seg_client[keep], first[keep], end[keep])
 
 
-def _put_stock(
-    columns: dict[str, np.ndarray],
-    group: str,
-    context: _Context,
-    tx: _Transactions,
-    segments: _Segments,
-) -> None:
-    """Qty and balance sums at each bucket end of the clients inside their segments.
+def _parts(balance: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positive part, negative part, whole) of balances."""
+    return np.maximum(balance, 0.0), np.minimum(balance, 0.0), balance
 
-    Over a segment [s, e) of a client the sum is: its balance at E_s added at s, the change
-    of every transaction in buckets s < b < e added at b, its balance at E_(e-1) taken away
-    at e — then a cumulative sum over buckets.
-    """
+
+_LEAVES = ("Balance Pos", "Balance Neg", "Balance")
+
+
+def _sum_stock(
+    context: _Context, currency: np.ndarray, position: np.ndarray, changes: tuple[np.ndarray, ...]
+) -> dict[str, np.ndarray]:
+    """Balance columns from changes placed at bucket positions (``size``: dropped), per currency."""
     size = context.size
-    currencies = len(context.prepared.currencies)
     width = size + 1
-    qty = np.cumsum(
-        np.bincount(segments.first, minlength=width) - np.bincount(segments.end, minlength=width)
-    )[:size]
-    columns[f"{group}: Qty"] = qty.astype(np.int64)
-
-    # Balance of each segment's client at E_s and at E_(e-1): its last transaction before.
-    tx_key = tx.client.astype(np.int64) * width + tx.bucket
-    at_first = _balance_lookup(tx, tx_key, segments.client, segments.first, width)
-    closes = segments.end < size
-    at_last = _balance_lookup(
-        tx, tx_key, segments.client[closes], segments.end[closes] - 1, width
-    )
-    seg_currency = context.prepared.client_currency[segments.client].astype(np.int64)
-
-    # Transactions strictly inside a segment (s < b < e) of their client.
-    if segments.one_per_client:
-        lookup = np.full(len(context.prepared.client_ids), -1, dtype=np.int64)
-        lookup[segments.client] = np.arange(len(segments.client))
-        seg = lookup[tx.client]
-    else:
-        seg_key = segments.client * width + segments.first
-        seg = np.searchsorted(seg_key, tx_key, side="right") - 1
-    inside = seg >= 0
-    seg_safe = np.where(inside, seg, 0)
-    if len(segments.client):
-        inside &= segments.client[seg_safe] == tx.client
-        inside &= (tx.bucket > segments.first[seg_safe]) & (tx.bucket < segments.end[seg_safe])
-    else:
-        inside[:] = False
-    tx_index = tx.currency[inside].astype(np.int64) * width + tx.bucket[inside]
-    open_index = seg_currency * width + segments.first
-    close_index = seg_currency[closes] * width + segments.end[closes]
-
-    for leaf, tx_values, part in (
-        ("Balance Pos", tx.delta_pos, lambda b: np.maximum(b, 0.0)),
-        ("Balance Neg", tx.delta_neg, lambda b: np.minimum(b, 0.0)),
-        ("Balance", tx.delta, lambda b: b),
-    ):
-        changes = np.bincount(tx_index, weights=tx_values[inside], minlength=currencies * width)
-        changes += np.bincount(open_index, weights=part(at_first), minlength=currencies * width)
-        changes -= np.bincount(close_index, weights=part(at_last), minlength=currencies * width)
-        per_currency = np.cumsum(changes.reshape(currencies, width), axis=1)[:, :size]
+    currencies = len(context.prepared.currencies)
+    index = currency * width + position
+    result = {}
+    for leaf, change in zip(_LEAVES, changes, strict=True):
+        per_currency = np.bincount(index, weights=change, minlength=currencies * width)
+        per_currency = np.cumsum(per_currency.reshape(currencies, width), axis=1)[:, :size]
         used = per_currency.any(axis=1)
-        columns[f"{group}: {leaf}"] = (
+        result[leaf] = (
             (per_currency[used] * context.stock_factor[used]).sum(axis=0)
             if used.any()
             else np.zeros(size)
         )
+    return result
 
 
-def _balance_lookup(
-    tx: _Transactions, tx_key: np.ndarray, clients: np.ndarray, buckets: np.ndarray, width: int
+def _open_stock(
+    group: str, context: _Context, runs: _Runs, start: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Qty and balances of clients counted from their ``start`` bucket to the end.
+
+    A run's change counts from its own bucket or, if the client joins later, from its start:
+    added up to a bucket end that gives the client's balance there.
+    """
+    size = context.size
+    counted = start < size
+    qty = np.cumsum(np.bincount(start[counted], minlength=size + 1))[:size]
+    position = np.minimum(np.maximum(runs.bucket, start[runs.client]), size)
+    now, before = _parts(runs.balance), _parts(runs.previous)
+    changes = tuple(a - b for a, b in zip(now, before, strict=True))
+    currency = context.prepared.client_currency[runs.client].astype(np.int64)
+    stock = _sum_stock(context, currency, position, changes)
+    return {f"{group}: Qty": qty.astype(np.int64), **{f"{group}: {k}": v for k, v in stock.items()}}
+
+
+def _segment_stock(
+    group: str, context: _Context, runs: _Runs, segments: _Segments
+) -> dict[str, np.ndarray]:
+    """Qty and balances of clients inside their segments.
+
+    Over a segment [s, e) the sum is its client's balance at E_s added at s, the change of
+    every run in buckets s < b < e added at b, the balance at E_(e-1) taken away at e.
+    """
+    size = context.size
+    width = size + 1
+    qty = np.cumsum(
+        np.bincount(segments.first, minlength=width) - np.bincount(segments.end, minlength=width)
+    )[:size]
+
+    run_key = runs.client * width + runs.bucket
+    opening = _balance_at(runs, run_key, width, segments.client, segments.first)
+    closes = segments.end < size
+    closing = _balance_at(runs, run_key, width, segments.client[closes], segments.end[closes] - 1)
+
+    seg = np.searchsorted(segments.client * width + segments.first, run_key, side="right") - 1
+    inner = seg >= 0
+    if len(segments.client):
+        seg = np.maximum(seg, 0)
+        inner &= (segments.client[seg] == runs.client) & (runs.bucket > segments.first[seg])
+        inner &= runs.bucket < segments.end[seg]
+    else:
+        inner[:] = False
+
+    client_currency = context.prepared.client_currency
+    currency = np.concatenate(
+        (
+            client_currency[runs.client[inner]],
+            client_currency[segments.client],
+            client_currency[segments.client[closes]],
+        )
+    ).astype(np.int64)
+    position = np.concatenate((runs.bucket[inner], segments.first, segments.end[closes]))
+    now, before = _parts(runs.balance[inner]), _parts(runs.previous[inner])
+    opened, closed = _parts(opening), _parts(closing)
+    changes = tuple(
+        np.concatenate((n - b, o, -c))
+        for n, b, o, c in zip(now, before, opened, closed, strict=True)
+    )
+    stock = _sum_stock(context, currency, position, changes)
+    return {f"{group}: Qty": qty.astype(np.int64), **{f"{group}: {k}": v for k, v in stock.items()}}
+
+
+def _balance_at(
+    runs: _Runs, run_key: np.ndarray, width: int, clients: np.ndarray, buckets: np.ndarray
 ) -> np.ndarray:
     """Balance of each client at the end of the given bucket (0 before any transaction)."""
-    if len(clients) == 0:
-        return np.zeros(0)
-    index = np.searchsorted(tx_key, clients * width + buckets, side="right") - 1
+    if len(clients) == 0 or len(run_key) == 0:
+        return np.zeros(len(clients))
+    index = np.searchsorted(run_key, clients * width + buckets, side="right") - 1
     safe = np.maximum(index, 0)
-    found = (index >= 0) & (tx.client[safe] == clients) if len(tx.client) else np.zeros(len(clients), bool)
-    return np.where(found, tx.balance[safe] if len(tx.client) else 0.0, 0.0)
+    found = (index >= 0) & (runs.client[safe] == clients)
+    return np.where(found, runs.balance[safe], 0.0)
 
 
-def _package_frame(buckets: Buckets, names: list[str], blocks: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+def _package_frame(
+    buckets: Buckets, names: list[str], blocks: list[dict[str, np.ndarray]]
+) -> pd.DataFrame:
     """Rows ordered by bucket, then package name (``names`` is already in name order)."""
     size = len(buckets)
     count = len(names)
@@ -446,14 +547,11 @@ def _package_frame(buckets: Buckets, names: list[str], blocks: list[dict[str, np
     return pd.DataFrame(data)
 
 
-def _data_interval(
-    tx: _Transactions, in_report: np.ndarray, context: _Context, query: ReportQuery
-) -> tuple | None:
-    pick = in_report[tx.client] & (tx.ts >= context.interval_start)
-    if not pick.any():
+def _data_interval(seen: _Seen, in_report: np.ndarray, query: ReportQuery) -> tuple | None:
+    """First and last instant of the report's clients' transactions inside the interval."""
+    times = seen.ts[seen.inside & in_report[seen.client]]
+    if len(times) == 0:
         return None
-    times = tx.ts[pick]
-    return (
-        micros_to_local(int(times.min()), query.zone),
-        micros_to_local(int(times.max()), query.zone),
+    return micros_to_local(int(times.min()), query.zone), micros_to_local(
+        int(times.max()), query.zone
     )

@@ -10,7 +10,7 @@ buckets and adds things up (see ``metrics.engine``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -57,6 +57,29 @@ def _ids(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").fillna(NO_ID).to_numpy(np.int64)
 
 
+def _positions(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Index of each of ``ids`` in ``sorted_ids``; -1 where it is not there."""
+    if len(sorted_ids) == 0:
+        return np.full(len(ids), -1, dtype=np.int32)
+    if sorted_ids[0] >= 0 and sorted_ids[-1] < 4 * len(sorted_ids) + 1_000_000:
+        # Dense ids (the usual case): a lookup table is one pass instead of a binary search.
+        table = np.full(int(sorted_ids[-1]) + 2, -1, dtype=np.int32)
+        table[sorted_ids] = np.arange(len(sorted_ids), dtype=np.int32)
+        return table[np.clip(ids, -1, len(table) - 1)]
+    index = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return np.where(sorted_ids[index] == ids, index, -1).astype(np.int32)
+
+
+def _is_sorted(client: np.ndarray, ts: np.ndarray, tx_id: np.ndarray) -> bool:
+    """Whether rows are already in (client, ts, id) order, so the sort can be skipped."""
+    if len(client) < 2:
+        return True
+    c0, c1 = client[:-1], client[1:]
+    t0, t1 = ts[:-1], ts[1:]
+    ordered = (c0 < c1) | ((c0 == c1) & ((t0 < t1) | ((t0 == t1) & (tx_id[:-1] <= tx_id[1:]))))
+    return bool(ordered.all())
+
+
 @dataclass(frozen=True, eq=False)
 class PreparedLedger:
     """Arrays the engine reads; transactions are sorted by (client position, ts, id)."""
@@ -85,9 +108,6 @@ class PreparedLedger:
     tx_kind: np.ndarray  # int8 code into KINDS
     tx_package: np.ndarray  # int32 package position, NO_ID: none
     tx_paid: np.ndarray  # bool: a paid service (charge kinds with amount > 0)
-    tx_delta: np.ndarray  # balance change
-    tx_delta_pos: np.ndarray  # change of max(balance, 0)
-    tx_delta_neg: np.ndarray  # change of min(balance, 0)
     tx_balance: np.ndarray  # running balance after the transaction
     tx_amount_base: np.ndarray  # amount in base currency at the rate of ts (NaN: no rate)
 
@@ -95,6 +115,7 @@ class PreparedLedger:
     member_client: np.ndarray
     member_package: np.ndarray
     member_since: np.ndarray  # µs
+    _converted: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def transaction_count(self) -> int:
@@ -109,6 +130,16 @@ class PreparedLedger:
             raise DataError(f"currency {self.currencies[currency_code]} has no exchange rate")
         index = np.searchsorted(valid_from, times, side="right") - 1
         return self.rate_values[currency_code][np.maximum(index, 0)]
+
+    def converted_amounts(self, currency_code: int) -> np.ndarray:
+        """Every transaction's amount in a currency at the rate of its own instant (memoised)."""
+        if self.currencies[currency_code] == self.base_currency:
+            return self.tx_amount_base
+        cached = self._converted.get(currency_code)
+        if cached is None:
+            cached = self.tx_amount_base / self.rate_at(currency_code, self.tx_ts)
+            self._converted[currency_code] = cached
+        return cached
 
     def has_rates(self, currency_code: int) -> bool:
         return (
@@ -159,17 +190,12 @@ def prepare_ledger(ledger: Ledger, base_currency: str = "USD") -> PreparedLedger
     package_ids = packages["id"].to_numpy(np.int64)
 
     tx = ledger.transactions
-    tx_client_ids = tx["client_id"].to_numpy(np.int64)
-    tx_client = np.searchsorted(client_ids, tx_client_ids).astype(np.int32)
-    if len(tx) and (
-        tx_client.max(initial=0) >= len(client_ids)
-        or not np.array_equal(client_ids[np.minimum(tx_client, len(client_ids) - 1)], tx_client_ids)
-    ):
+    tx_client = _positions(client_ids, tx["client_id"].to_numpy(np.int64))
+    if (tx_client < 0).any():
         raise DataError("a transaction belongs to a client that is not in the ledger")
     tx_ts = to_micros(tx["ts"])
-    kind_code = {k: i for i, k in enumerate(KINDS)}
-    tx_kind = tx["kind"].map(kind_code).to_numpy()
-    if len(tx) and pd.isna(tx_kind).any():
+    tx_kind = pd.Categorical(tx["kind"], categories=list(KINDS)).codes
+    if (tx_kind < 0).any():
         raise DataError("a transaction has an unknown kind")
     tx_kind = tx_kind.astype(np.int8)
     amount = tx["amount"].to_numpy(np.float64)
@@ -178,21 +204,21 @@ def prepare_ledger(ledger: Ledger, base_currency: str = "USD") -> PreparedLedger
         package_raw == NO_ID, NO_ID, np.searchsorted(package_ids, package_raw)
     ).astype(np.int32)
 
-    order = np.lexsort((tx["id"].to_numpy(np.int64), tx_ts, tx_client))
-    tx_client, tx_ts, tx_kind, amount, tx_package = (
-        a[order] for a in (tx_client, tx_ts, tx_kind, amount, tx_package)
-    )
+    tx_id = tx["id"].to_numpy(np.int64)
+    if not _is_sorted(tx_client, tx_ts, tx_id):
+        order = np.lexsort((tx_id, tx_ts, tx_client))
+        tx_client, tx_ts, tx_kind, amount, tx_package = (
+            a[order] for a in (tx_client, tx_ts, tx_kind, amount, tx_package)
+        )
 
     delta = KIND_SIGN[tx_kind] * amount
-    # Running balance per client: a global cumulative sum minus the sum before each client.
-    running = np.cumsum(delta)
+    # Running balance per client: a cumulative sum restarted at each client's first row.
     first_of_client = np.ones(len(tx_client), dtype=bool)
     first_of_client[1:] = tx_client[1:] != tx_client[:-1]
     starts = np.flatnonzero(first_of_client)
+    running = np.cumsum(delta)
     run_lengths = np.diff(np.append(starts, len(tx_client)))
-    offset = np.repeat(running[starts] - delta[starts], run_lengths)
-    balance = running - offset
-    before = balance - delta
+    balance = running - np.repeat(running[starts] - delta[starts], run_lengths)
 
     amount_base = np.full(len(amount), np.nan)
     tx_currency = client_currency[tx_client] if len(tx_client) else np.zeros(0, np.int16)
@@ -204,12 +230,18 @@ def prepare_ledger(ledger: Ledger, base_currency: str = "USD") -> PreparedLedger
         if currency == base_currency:
             amount_base[pick] = amount[pick]
         elif len(rate_times_t[code]):
-            index = np.maximum(np.searchsorted(rate_times_t[code], tx_ts[pick], side="right") - 1, 0)
+            index = np.maximum(
+                np.searchsorted(rate_times_t[code], tx_ts[pick], side="right") - 1, 0
+            )
             amount_base[pick] = amount[pick] * rate_values_t[code][index]
 
     is_package = tx_package != NO_ID
     member = pd.DataFrame(
-        {"client": tx_client[is_package], "package": tx_package[is_package], "ts": tx_ts[is_package]}
+        {
+            "client": tx_client[is_package],
+            "package": tx_package[is_package],
+            "ts": tx_ts[is_package],
+        }
     )
     member = member.groupby(["client", "package"], sort=True)["ts"].min().reset_index()
 
@@ -242,9 +274,6 @@ def prepare_ledger(ledger: Ledger, base_currency: str = "USD") -> PreparedLedger
         tx_kind=tx_kind,
         tx_package=tx_package,
         tx_paid=(tx_kind != REFILL) & (tx_kind != ADJUSTMENT) & (amount > 0),
-        tx_delta=delta,
-        tx_delta_pos=np.maximum(balance, 0.0) - np.maximum(before, 0.0),
-        tx_delta_neg=np.minimum(balance, 0.0) - np.minimum(before, 0.0),
         tx_balance=balance,
         tx_amount_base=amount_base,
         member_client=member["client"].to_numpy(np.int32),

@@ -13,7 +13,13 @@ GROUP_BY_VALUES = (*TIME_GRAINS, "package")
 CLIENT_TYPES = ("client", "reseller", "calling_card", "call_shop")
 MAX_BUCKETS = 100_000
 MAX_ACTIVE_MONTHS = 120
-_TIME_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
+_TIME_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+)
 
 
 def parse_local_time(value: str, what: str) -> datetime:
@@ -25,7 +31,8 @@ def parse_local_time(value: str, what: str) -> datetime:
         except ValueError:
             continue
     raise InvalidQuery(
-        f"{what} {value!r} is not a date-time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)", field="interval"
+        f"{what} {value!r} is not a date-time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)",
+        field="interval",
     )
 
 
@@ -111,7 +118,10 @@ class ReportQuery:
 
     @property
     def group_by(self) -> tuple[str, ...]:
-        return (*((self.time_grain,) if self.time_grain else ()), *(("package",) if self.by_package else ()))
+        return (
+            *((self.time_grain,) if self.time_grain else ()),
+            *(("package",) if self.by_package else ()),
+        )
 
     def to_params(self) -> dict[str, object]:
         """The query in the SPEC §5 query-string vocabulary (``from``, ``to``, ``group``, …)."""
@@ -177,7 +187,9 @@ def query_from_params(params: dict[str, object]) -> ReportQuery:
     try:
         active = int(active_text)
     except ValueError:
-        raise InvalidQuery(f"active duration {active_text!r} is not a whole number", field="active") from None
+        raise InvalidQuery(
+            f"active duration {active_text!r} is not a whole number", field="active"
+        ) from None
     return ReportQuery(
         start=start,
         end=end,

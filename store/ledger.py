@@ -54,7 +54,9 @@ class ClientFilter:
         )
 
 
-def client_filter_for(query: ReportQuery, tree: dict[int, int | None], scope: set[int] | None) -> ClientFilter:
+def client_filter_for(
+    query: ReportQuery, tree: dict[int, int | None], scope: set[int] | None
+) -> ClientFilter:
     """The clients ``query`` can reach within ``scope`` (None: every company)."""
     companies: set[int] | None = None if scope is None else set(scope)
     if query.company_ids:
@@ -103,7 +105,9 @@ def _micros(dialect: str, column: str) -> str:
     )
 
 
-def _read_frame(engine: Engine, sql: str, params: dict[str, object], columns: list[str]) -> pd.DataFrame:
+def _read_frame(
+    engine: Engine, sql: str, params: dict[str, object], columns: list[str]
+) -> pd.DataFrame:
     """Run ``sql`` and return its rows as a frame of numbers, read in bulk."""
     if engine.dialect.name == "postgresql":
         return _read_frame_postgresql(engine, sql, params, columns)
@@ -121,12 +125,17 @@ def _read_frame_postgresql(
 ) -> pd.DataFrame:
     # COPY streams the rows as CSV, which pandas parses in C: no Python object per value.
     with engine.connect() as conn:
-        compiled = text(sql).bindparams(**params).compile(
-            dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+        compiled = (
+            text(sql)
+            .bindparams(**params)
+            .compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
         )
         buffer = io.BytesIO()
         raw = conn.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)") as copy:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)") as copy,
+        ):
             for block in copy:
                 buffer.write(block)
     buffer.seek(0)
@@ -153,7 +162,9 @@ def load_frames(engine: Engine, selection: ClientFilter) -> Ledger:
         )
         tags = pd.DataFrame(
             conn.execute(
-                text(f"SELECT client_id, tag FROM client_tags WHERE client_id IN (SELECT id FROM clients WHERE {where})"),
+                text(
+                    f"SELECT client_id, tag FROM client_tags WHERE client_id IN (SELECT id FROM clients WHERE {where})"
+                ),
                 params,
             ).all(),
             columns=["client_id", "tag"],
@@ -239,7 +250,9 @@ class LedgerCache:
                 self._entries.popitem(last=True)
             log.info(
                 "ledger loaded: %d clients, %d transactions (version %d)",
-                len(prepared.client_ids), prepared.transaction_count, version,
+                len(prepared.client_ids),
+                prepared.transaction_count,
+                version,
             )
             return prepared
 
