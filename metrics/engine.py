@@ -146,8 +146,11 @@ def build_report(
     in_report = np.zeros(len(prepared.client_ids), dtype=bool)
     for start in populations:
         in_report |= start < size
+    frame = frame[col.report_columns(query.by_package)]
+    # Empty sums come out of bincount as integers: fix every column's type.
+    frame = frame.astype({c: np.float64 for c in col.MONEY_COLUMNS} | {c: np.int64 for c in col.COUNT_COLUMNS})
     return Report(
-        frame=frame[col.report_columns(query.by_package)],
+        frame=frame,
         query=query,
         currency=prepared.currencies[report_currency],
         data_interval=_data_interval(seen, in_report, query),
@@ -223,7 +226,7 @@ def _collapse(
     keep = prepared.tx_ts < ends[-1]
     if not included.all():
         keep &= included[prepared.tx_client]
-    pick = np.flatnonzero(keep) if keep.mean() < 0.8 else None
+    pick = np.flatnonzero(keep) if keep.sum() < 0.8 * len(keep) else None
 
     def take(values: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
         """``values`` of the picked transactions (then of ``index`` among them)."""
