@@ -13,6 +13,8 @@ from sqlalchemy import text
 
 import auth
 import commands
+import ratelimit
+import share_routes
 from callbacks import register_all
 from config import load_config
 from extensions import cache, db, login_manager
@@ -27,8 +29,12 @@ def _cache_config(config: Mapping[str, Any]) -> dict[str, Any]:
         return {
             "CACHE_TYPE": "RedisCache",
             "CACHE_REDIS_URL": config["REDIS_URL"],
-            "CACHE_KEY_PREFIX": "dynamics:",
+            # One Redis may serve several deployments (or test runs): each keeps its own keys.
+            "CACHE_KEY_PREFIX": str(config.get("CACHE_KEY_PREFIX") or "dynamics:"),
             "CACHE_DEFAULT_TIMEOUT": 0,
+            # A hung or unreachable Redis costs a request at most this long; the callers fall
+            # back to the database.
+            "CACHE_OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     return {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 0, "CACHE_THRESHOLD": 500}
 
@@ -57,6 +63,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Dash:
     cache.init_app(server, config=_cache_config(settings))
     _register_health(server)
     auth.init_app(server)
+    # After the login requirement, before the share routes (see ratelimit.init_app).
+    ratelimit.init_app(server)
+    server.register_blueprint(share_routes.bp)
     commands.register(server)
 
     app = Dash(
@@ -82,6 +91,7 @@ def __getattr__(name: str) -> Flask:
 
 def main() -> None:
     """Run the embedded default: create and seed the database on first start, then serve."""
+    from exports.delivery import start_sender_thread
     from store.demo import prepare_embedded_instance
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -89,6 +99,9 @@ def main() -> None:
     with app.server.app_context():
         for line in prepare_embedded_instance():
             print(line, flush=True)
+    # Development: queued e-mails go out from a thread of this process (in production the
+    # Procfile's ``worker:`` runs ``dynamics send-mail``).
+    start_sender_thread(app.server)
     port = app.server.config["PORT"]
     print(f"Customer Dynamics on http://127.0.0.1:{port}", flush=True)
     app.run(host="127.0.0.1", port=port, debug=False)

@@ -11,16 +11,22 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from exports.cells import column_kind, count_value, round_money
-from exports.files import file_bytes
+from exports.delivery import deliver_request
+from exports.files import csv_bytes, file_bytes
+from exports.mail import parse_recipients, report_message
 from extensions import db
 from metrics.errors import ReportError
 from metrics.query import query_from_params
 from metrics.report import Report
+from store.outbox import enqueue, new_request_id
 from store.reports import run_report
+from store.snapshots import _filter_names as filter_names
+from store.snapshots import create_snapshot, share_url
 from store.users import load_user_by_login
 
 FORMATS = ("csv", "json", "xlsx", "xls")
@@ -134,7 +140,12 @@ def report_command(
         "package": list(package),
     }
     user = None
+    recipients: list[str] = []
     try:
+        if send_to:
+            if fmt == "json":
+                fail("--send-to needs a file format: --format csv, xlsx or xls")
+            recipients = parse_recipients(list(send_to))
         query = query_from_params(params)
         if as_user is not None:
             user = load_user_by_login(db.engine, as_user)
@@ -145,12 +156,40 @@ def report_command(
         fail(error.message)
     except SQLAlchemyError:
         fail("the database is unavailable or not initialised (run `dynamics init-db`)")
-    content = json_bytes(report) if fmt == "json" else file_bytes(report, fmt)[0]
+    if fmt == "json":
+        content = json_bytes(report)
+    elif fmt == "csv" and not output:
+        content = csv_bytes(report, bom=False)  # a pipe wants no BOM; files keep it for Excel
+    else:
+        content = file_bytes(report, fmt, names=filter_names(report.query))[0]
     if output:
         Path(output).write_bytes(content)
     else:
         sys.stdout.buffer.write(content)
         sys.stdout.flush()
+
+    # Links and delivery results go to stderr when stdout carries the report itself.
+    def notice(line: str) -> None:
+        click.echo(line, err=not output)
+
+    token = None
+    if share or recipients:
+        token = create_snapshot(report, user, params, "cli")
+        notice(share_url(token))
+    if recipients:
+        message = report_message(
+            report,
+            fmt,
+            mail_from=current_app.config["MAIL_FROM"],
+            share_url=share_url(token),
+            names=filter_names(report.query),
+        )
+        request_id = new_request_id()
+        with db.session() as session:
+            enqueue(session, message, recipients, request_id=request_id, snapshot_token=token,
+                    requested_by=user.login if user else "command line")
+        for status in deliver_request(current_app._get_current_object(), request_id):
+            notice(f"{status.recipient}: {status.describe()}")
 
 
 COMMANDS = [report_command]
