@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from metrics.ledger import KINDS, Ledger, PreparedLedger, prepare_ledger
 from metrics.query import ReportQuery
@@ -28,7 +29,6 @@ from store.scope import company_tree
 
 log = logging.getLogger(__name__)
 
-_CHUNK_ROWS = 500_000
 _KIND_CASE = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(KINDS)) + " END"
 
 
@@ -98,26 +98,97 @@ def _micros(dialect: str, column: str) -> str:
     """SQL for a naive UTC timestamp column as integer microseconds since the epoch."""
     if dialect == "postgresql":
         return f"CAST(EXTRACT(EPOCH FROM {column}) * 1000000 AS BIGINT)"
-    # SQLite keeps timestamps as 'YYYY-MM-DD HH:MM:SS[.ffffff]' text.
+    # SQLite keeps timestamps as 'YYYY-MM-DD HH:MM:SS[.ffffff]' text. The whole seconds go to
+    # strftime without the fraction: SQLite rounds a time to milliseconds first, which would
+    # move 23:59:59.9999995 into the next second (and day).
     return (
-        f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000000"
+        f"(CAST(strftime('%s', substr({column}, 1, 19)) AS INTEGER) * 1000000"
         f" + CAST(substr({column} || '.000000', 21, 6) AS INTEGER))"
     )
 
 
-def _read_frame(
-    engine: Engine, sql: str, params: dict[str, object], columns: list[str]
-) -> pd.DataFrame:
-    """Run ``sql`` and return its rows as a frame of numbers, read in bulk."""
+def _literal_sql(engine: Engine, sql: str, params: dict[str, object]) -> str:
+    """``sql`` with its parameters rendered as SQL literals (ints and quoted strings)."""
+    compiled = text(sql).bindparams(**params).compile(
+        dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    return str(compiled)
+
+
+def _read_transactions(engine: Engine, where: str, params: dict[str, object]) -> pd.DataFrame:
+    """The transactions of the clients matching ``where``, as a frame of columns."""
+    restriction = (
+        "" if where == "1 = 1" else f" WHERE client_id IN (SELECT id FROM clients WHERE {where})"
+    )
+    columns = ["id", "client_id", "ts", "kind", "amount", "package_id"]
     if engine.dialect.name == "postgresql":
-        return _read_frame_postgresql(engine, sql, params, columns)
-    chunks: list[np.ndarray] = []
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True).execute(text(sql), params)
-        while rows := result.fetchmany(_CHUNK_ROWS):
-            chunks.append(np.array(rows, dtype=np.float64))
-    data = np.concatenate(chunks) if chunks else np.zeros((0, len(columns)))
-    return pd.DataFrame(data, columns=columns)
+        frame = _read_frame_postgresql(
+            engine,
+            f"SELECT id, client_id, {_micros('postgresql', 'ts')}, {_KIND_CASE}, "
+            f"CAST(amount AS FLOAT), COALESCE(package_id, -1) FROM transactions{restriction}",
+            params,
+            columns,
+        )
+        frame["ts"] = _micros_to_datetime(frame["ts"].to_numpy())
+        frame["kind"] = pd.Categorical.from_codes(frame["kind"].to_numpy(np.int8), list(KINDS))
+    else:
+        frame = _read_transactions_sqlite(
+            engine,
+            _literal_sql(
+                engine,
+                "SELECT id, client_id, ts, kind, CAST(amount AS REAL) AS amount, "
+                f"COALESCE(package_id, -1) AS package_id FROM transactions{restriction}",
+                params,
+            ),
+        )
+    frame["package_id"] = frame["package_id"].where(frame["package_id"] >= 0)
+    return frame
+
+
+def _read_transactions_sqlite(engine: Engine, sql: str) -> pd.DataFrame:
+    """Transactions read in bulk into Arrow (see ``store.sqlite_arrow``); Arrow then parses
+    the timestamp text and encodes the kinds in C."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from store.sqlite_arrow import SQLiteReadError, read_table
+
+    with engine.connect() as conn:  # tell SQLAlchemy's cursor events, as the other reads do
+        conn.dispatch.before_cursor_execute(conn, None, sql, {}, None, False)
+        try:
+            table = read_table(str(engine.url.database), sql)
+        except SQLiteReadError as error:
+            raise OperationalError(sql, {}, error) from error
+        conn.dispatch.after_cursor_execute(conn, None, sql, {}, None, False)
+    if table.num_rows == 0:
+        return pd.DataFrame(
+            {
+                "id": np.zeros(0, np.int64),
+                "client_id": np.zeros(0, np.int64),
+                "ts": np.zeros(0, "datetime64[us]"),
+                "kind": pd.Categorical([], categories=list(KINDS)),
+                "amount": np.zeros(0),
+                "package_id": np.zeros(0),
+            }
+        )
+    kinds = pc.dictionary_encode(table["kind"]).combine_chunks()
+    known = [str(k) for k in kinds.dictionary.to_pylist()]
+    unknown = set(known) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown transaction kind {sorted(unknown)[0]!r} in the database")
+    remap = np.array([KINDS.index(k) for k in known], dtype=np.int8)
+    return pd.DataFrame(
+        {
+            "id": table["id"].to_numpy(),
+            "client_id": table["client_id"].to_numpy(),
+            "ts": pc.cast(table["ts"], pa.timestamp("us")).to_numpy(),
+            "kind": pd.Categorical.from_codes(
+                remap[kinds.indices.to_numpy(zero_copy_only=False)], categories=list(KINDS)
+            ),
+            "amount": table["amount"].to_numpy(),
+            "package_id": table["package_id"].to_numpy().astype(np.float64),
+        }
+    )
 
 
 def _read_frame_postgresql(
@@ -130,16 +201,20 @@ def _read_frame_postgresql(
             .bindparams(**params)
             .compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
         )
+        statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
         buffer = io.BytesIO()
         raw = conn.connection.driver_connection
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)") as copy,
-        ):
-            for block in copy:
-                buffer.write(block)
+        with raw.cursor() as cursor:
+            # The COPY bypasses SQLAlchemy's execute(); tell its cursor events anyway, so that
+            # statement logging and monitoring (and the tests) see this read like any other.
+            conn.dispatch.before_cursor_execute(conn, cursor, statement, {}, None, False)
+            with cursor.copy(statement) as copy:
+                for block in copy:
+                    buffer.write(block)
+            conn.dispatch.after_cursor_execute(conn, cursor, statement, {}, None, False)
     buffer.seek(0)
     return pd.read_csv(buffer, names=columns, header=None, dtype=np.float64)
+
 
 
 def _micros_to_datetime(values: np.ndarray) -> np.ndarray:
@@ -189,22 +264,9 @@ def load_frames(engine: Engine, selection: ClientFilter) -> Ledger:
             conn.execute(text("SELECT id, login, company_id FROM users")).all(),
             columns=["id", "login", "company_id"],
         )
-    unrestricted = where == "1 = 1"
-    transactions = _read_frame(
-        engine,
-        f"SELECT id, client_id, {_micros(dialect, 'ts')}, {_KIND_CASE}, CAST(amount AS FLOAT), "
-        "COALESCE(package_id, -1) FROM transactions"
-        + ("" if unrestricted else f" WHERE client_id IN (SELECT id FROM clients WHERE {where})"),
-        params,
-        ["id", "client_id", "ts", "kind", "amount", "package_id"],
-    )
+    transactions = _read_transactions(engine, where, params)
     clients["created_at"] = _micros_to_datetime(clients.pop("created").to_numpy(np.int64))
     rates["valid_from"] = _micros_to_datetime(rates["valid_from"].to_numpy(np.int64))
-    transactions["ts"] = _micros_to_datetime(transactions["ts"].to_numpy())
-    transactions["kind"] = pd.Categorical.from_codes(
-        transactions["kind"].to_numpy(np.int8), categories=list(KINDS)
-    )
-    transactions["package_id"] = transactions["package_id"].where(transactions["package_id"] >= 0)
     return Ledger(
         clients=clients,
         tags=tags,
