@@ -44,10 +44,10 @@ CACHE_TIMEOUT_SECONDS = 24 * 3600  # the database is the durable copy; the cache
 
 # The query-string vocabulary of SPEC §5, plus ``preset``: the name of a relative interval
 # ("last_month") as the user chose it, so a saved query keeps meaning "last month".
-SINGLE_PARAMS = ("from", "to", "tz", "preset", "currency", "active", "output")
+SINGLE_PARAMS = ("from", "to", "tz", "preset", "currency", "active", "output", "chart")
 MULTI_PARAMS = ("group", "type", "tag", "company", "owner", "package")
 PARAM_ORDER = ("from", "to", "tz", "preset", "group", "currency", "active",
-               "type", "tag", "company", "owner", "package", "output")
+               "type", "tag", "company", "owner", "package", "output", "chart")
 
 
 def clean_params(params: Mapping[str, Any] | None) -> dict[str, str | list[str]]:

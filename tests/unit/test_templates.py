@@ -205,6 +205,7 @@ def form_state(**overrides: object) -> list[dict]:
     for kind, value in filters.items():
         state.append({"id": {"type": "filter-value", "kind": kind}, "property": "value",
                       "value": value})
+    state.append({"id": "chart-state", "property": "data", "value": None})  # no open charts
     return state
 
 
