@@ -26,6 +26,7 @@ from metrics.calendar import Buckets, make_buckets, micros_to_local
 from metrics.errors import DataError, InvalidQuery
 from metrics.ledger import (
     ACTIVATION,
+    ADJUSTMENT,
     CLIENT_TYPES,
     PAYG,
     REFILL,
@@ -52,7 +53,7 @@ class _Runs:
     client: np.ndarray
     bucket: np.ndarray
     balance: np.ndarray
-    previous: np.ndarray
+    changes: tuple[np.ndarray, np.ndarray, np.ndarray]  # of (positive part, negative part, balance)
     refill_qty: np.ndarray  # flows inside the interval, amounts in the report currency
     refill_total: np.ndarray
     payg_total: np.ndarray
@@ -63,7 +64,11 @@ class _Runs:
     def subset(self, keep: np.ndarray) -> _Runs:
         if keep.all():
             return self
-        return _Runs(**{name: getattr(self, name)[keep] for name in self.__dataclass_fields__})
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        fields["changes"] = tuple(change[keep] for change in self.changes)
+        return _Runs(
+            **{name: value if name == "changes" else value[keep] for name, value in fields.items()}
+        )
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,9 @@ def build_report(
         in_report |= start < size
     frame = frame[col.report_columns(query.by_package)]
     # Empty sums come out of bincount as integers: fix every column's type.
-    frame = frame.astype({c: np.float64 for c in col.MONEY_COLUMNS} | {c: np.int64 for c in col.COUNT_COLUMNS})
+    frame = frame.astype(
+        {c: np.float64 for c in col.MONEY_COLUMNS} | {c: np.int64 for c in col.COUNT_COLUMNS}
+    )
     return Report(
         frame=frame,
         query=query,
@@ -237,11 +244,24 @@ def _collapse(
     client = take(prepared.tx_client)
     ts = take(prepared.tx_ts)
     kind = take(prepared.tx_kind)
-    if size == 1:
-        bucket = (ts >= ends[0]).astype(np.int32)
-    else:
-        bucket = np.searchsorted(ends, ts, side="right").astype(np.int32)
     count = len(client)
+    # Each transaction needs three counts of instants at or before it: bucket ends (its
+    # bucket), window starts (how far a paid service keeps its client active) and rate
+    # changes of the report currency (its rate). One search in the union of those instants
+    # gives all three through small tables.
+    rate_times = (
+        np.zeros(0, np.int64)
+        if prepared.currencies[report_currency] == prepared.base_currency
+        else prepared.rate_times[report_currency]
+    )
+    marks = np.unique(np.concatenate((ends, buckets.active_starts, rate_times)))
+    slot = np.searchsorted(marks, ts, side="right")
+
+    def at_or_before(instants: np.ndarray) -> np.ndarray:
+        """Per slot, how many of ``instants`` lie at or before a transaction in that slot."""
+        return np.concatenate(([0], np.searchsorted(instants, marks, side="right")))
+
+    bucket = at_or_before(ends).astype(np.int32)[slot]
 
     last = np.ones(count, dtype=bool)
     last[:-1] = (client[1:] != client[:-1]) | (bucket[1:] != bucket[:-1])
@@ -257,8 +277,14 @@ def _collapse(
     inside = (ts >= buckets.starts[0]) & (bucket < size)
     if pick is None and not included.all():
         inside &= included[client]
-    amount = prepared.converted_amounts(report_currency)
-    amount = amount if pick is None else amount[pick]
+    flows = np.flatnonzero(inside & (kind != ADJUSTMENT))
+    amount = np.zeros(count)
+    if len(rate_times):
+        rate_index = np.maximum(at_or_before(rate_times)[slot[flows]] - 1, 0)
+        rate = prepared.rate_values[report_currency][rate_index]
+        amount[flows] = take(prepared.tx_amount_base, flows) / rate
+    else:
+        amount[flows] = take(prepared.tx_amount_base, flows)
 
     def per_run(values: np.ndarray) -> np.ndarray:
         return np.add.reduceat(values, run_first) if count else np.zeros(0)
@@ -277,9 +303,7 @@ def _collapse(
         paid_runs = run_of[paid]
         final = np.ones(len(paid), dtype=bool)
         final[:-1] = paid_runs[1:] != paid_runs[:-1]
-        active_end[paid_runs[final]] = np.searchsorted(
-            buckets.active_starts, ts[paid[final]], side="right"
-        )
+        active_end[paid_runs[final]] = at_or_before(buckets.active_starts)[slot[paid[final]]]
 
     fee = np.flatnonzero(inside & ((kind == ACTIVATION) | (kind == RENEWAL)))
     fees = _Fees(
@@ -293,7 +317,9 @@ def _collapse(
         client=run_client,
         bucket=bucket[run_last].astype(np.int64),
         balance=balance,
-        previous=previous,
+        changes=tuple(
+            now - before for now, before in zip(_parts(balance), _parts(previous), strict=True)
+        ),
         refill_qty=refill_qty,
         refill_total=refill_total,
         payg_total=payg_total,
@@ -466,10 +492,8 @@ def _open_stock(
     counted = start < size
     qty = np.cumsum(np.bincount(start[counted], minlength=size + 1))[:size]
     position = np.minimum(np.maximum(runs.bucket, start[runs.client]), size)
-    now, before = _parts(runs.balance), _parts(runs.previous)
-    changes = tuple(a - b for a, b in zip(now, before, strict=True))
     currency = context.prepared.client_currency[runs.client].astype(np.int64)
-    stock = _sum_stock(context, currency, position, changes)
+    stock = _sum_stock(context, currency, position, runs.changes)
     return {f"{group}: Qty": qty.astype(np.int64), **{f"{group}: {k}": v for k, v in stock.items()}}
 
 
@@ -510,11 +534,10 @@ def _segment_stock(
         )
     ).astype(np.int64)
     position = np.concatenate((runs.bucket[inner], segments.first, segments.end[closes]))
-    now, before = _parts(runs.balance[inner]), _parts(runs.previous[inner])
     opened, closed = _parts(opening), _parts(closing)
     changes = tuple(
-        np.concatenate((n - b, o, -c))
-        for n, b, o, c in zip(now, before, opened, closed, strict=True)
+        np.concatenate((change[inner], o, -c))
+        for change, o, c in zip(runs.changes, opened, closed, strict=True)
     )
     stock = _sum_stock(context, currency, position, changes)
     return {f"{group}: Qty": qty.astype(np.int64), **{f"{group}: {k}": v for k, v in stock.items()}}

@@ -10,7 +10,7 @@ buckets and adds things up (see ``metrics.engine``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -115,7 +115,6 @@ class PreparedLedger:
     member_client: np.ndarray
     member_package: np.ndarray
     member_since: np.ndarray  # µs
-    _converted: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def transaction_count(self) -> int:
@@ -130,16 +129,6 @@ class PreparedLedger:
             raise DataError(f"currency {self.currencies[currency_code]} has no exchange rate")
         index = np.searchsorted(valid_from, times, side="right") - 1
         return self.rate_values[currency_code][np.maximum(index, 0)]
-
-    def converted_amounts(self, currency_code: int) -> np.ndarray:
-        """Every transaction's amount in a currency at the rate of its own instant (memoised)."""
-        if self.currencies[currency_code] == self.base_currency:
-            return self.tx_amount_base
-        cached = self._converted.get(currency_code)
-        if cached is None:
-            cached = self.tx_amount_base / self.rate_at(currency_code, self.tx_ts)
-            self._converted[currency_code] = cached
-        return cached
 
     def has_rates(self, currency_code: int) -> bool:
         return (

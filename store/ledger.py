@@ -9,7 +9,6 @@ triggers bump on every change of a source table, so an unchanged database is rea
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 from collections import OrderedDict
@@ -24,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from metrics.ledger import KINDS, Ledger, PreparedLedger, prepare_ledger
 from metrics.query import ReportQuery
 from metrics.scope import descendants
+from store.pg_bulk import read_columns
 from store.schema import ledger_version
 from store.scope import company_tree
 
@@ -109,8 +109,10 @@ def _micros(dialect: str, column: str) -> str:
 
 def _literal_sql(engine: Engine, sql: str, params: dict[str, object]) -> str:
     """``sql`` with its parameters rendered as SQL literals (ints and quoted strings)."""
-    compiled = text(sql).bindparams(**params).compile(
-        dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+    compiled = (
+        text(sql)
+        .bindparams(**params)
+        .compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
     )
     return str(compiled)
 
@@ -122,15 +124,34 @@ def _read_transactions(engine: Engine, where: str, params: dict[str, object]) ->
     )
     columns = ["id", "client_id", "ts", "kind", "amount", "package_id"]
     if engine.dialect.name == "postgresql":
-        frame = _read_frame_postgresql(
+        # Packed server-side into a few bytea values and viewed by numpy (store.pg_bulk).
+        ids, client_ids, ts, kinds, amounts, package_ids = read_columns(
             engine,
-            f"SELECT id, client_id, {_micros('postgresql', 'ts')}, {_KIND_CASE}, "
-            f"CAST(amount AS FLOAT), COALESCE(package_id, -1) FROM transactions{restriction}",
+            [
+                ("id", "bigint"),
+                ("client_id", "integer"),
+                ("ts", "timestamp"),
+                (f"COALESCE({_KIND_CASE}, -1)", "smallint"),
+                ("amount", "double precision"),
+                ("COALESCE(package_id, -1)", "integer"),
+            ],
+            f"FROM transactions{restriction}",
             params,
-            columns,
+            chunk_key="client_id",
         )
-        frame["ts"] = _micros_to_datetime(frame["ts"].to_numpy())
-        frame["kind"] = pd.Categorical.from_codes(frame["kind"].to_numpy(np.int8), list(KINDS))
+        if (kinds < 0).any():
+            raise ValueError("unknown transaction kind in the database")
+        frame = pd.DataFrame(
+            {
+                "id": ids,
+                "client_id": client_ids.astype(np.int64),
+                "ts": ts.astype("datetime64[us]"),
+                "kind": pd.Categorical.from_codes(kinds.astype(np.int8), list(KINDS)),
+                "amount": amounts,
+                "package_id": package_ids.astype(np.float64),
+            },
+            columns=columns,
+        )
     else:
         frame = _read_transactions_sqlite(
             engine,
@@ -189,32 +210,6 @@ def _read_transactions_sqlite(engine: Engine, sql: str) -> pd.DataFrame:
             "package_id": table["package_id"].to_numpy().astype(np.float64),
         }
     )
-
-
-def _read_frame_postgresql(
-    engine: Engine, sql: str, params: dict[str, object], columns: list[str]
-) -> pd.DataFrame:
-    # COPY streams the rows as CSV, which pandas parses in C: no Python object per value.
-    with engine.connect() as conn:
-        compiled = (
-            text(sql)
-            .bindparams(**params)
-            .compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-        )
-        statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
-        buffer = io.BytesIO()
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cursor:
-            # The COPY bypasses SQLAlchemy's execute(); tell its cursor events anyway, so that
-            # statement logging and monitoring (and the tests) see this read like any other.
-            conn.dispatch.before_cursor_execute(conn, cursor, statement, {}, None, False)
-            with cursor.copy(statement) as copy:
-                for block in copy:
-                    buffer.write(block)
-            conn.dispatch.after_cursor_execute(conn, cursor, statement, {}, None, False)
-    buffer.seek(0)
-    return pd.read_csv(buffer, names=columns, header=None, dtype=np.float64)
-
 
 
 def _micros_to_datetime(values: np.ndarray) -> np.ndarray:
