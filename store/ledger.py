@@ -10,6 +10,7 @@ triggers bump on every change of a source table, so an unchanged database is rea
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -29,6 +30,8 @@ from store.scope import company_tree
 
 log = logging.getLogger(__name__)
 
+# Child processes reading the transactions of a SQLite file in parallel (one per core).
+_READ_PROCESSES = max(1, min(os.cpu_count() or 1, 4))
 _KIND_CASE = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(KINDS)) + " END"
 
 
@@ -117,15 +120,17 @@ def _literal_sql(engine: Engine, sql: str, params: dict[str, object]) -> str:
     return str(compiled)
 
 
-def _read_transactions(engine: Engine, where: str, params: dict[str, object]) -> pd.DataFrame:
+def _read_transactions(
+    engine: Engine, where: str, params: dict[str, object], client_ids: np.ndarray
+) -> pd.DataFrame:
     """The transactions of the clients matching ``where``, as a frame of columns."""
-    restriction = (
-        "" if where == "1 = 1" else f" WHERE client_id IN (SELECT id FROM clients WHERE {where})"
+    conditions = (
+        [] if where == "1 = 1" else [f"client_id IN (SELECT id FROM clients WHERE {where})"]
     )
     columns = ["id", "client_id", "ts", "kind", "amount", "package_id"]
     if engine.dialect.name == "postgresql":
         # Packed server-side into a few bytea values and viewed by numpy (store.pg_bulk).
-        ids, client_ids, ts, kinds, amounts, package_ids = read_columns(
+        ids, tx_client_ids, ts, kinds, amounts, package_ids = read_columns(
             engine,
             [
                 ("id", "bigint"),
@@ -135,7 +140,7 @@ def _read_transactions(engine: Engine, where: str, params: dict[str, object]) ->
                 ("amount", "double precision"),
                 ("COALESCE(package_id, -1)", "integer"),
             ],
-            f"FROM transactions{restriction}",
+            "FROM transactions" + "".join(f" WHERE {c}" for c in conditions),
             params,
             chunk_key="client_id",
         )
@@ -144,7 +149,7 @@ def _read_transactions(engine: Engine, where: str, params: dict[str, object]) ->
         frame = pd.DataFrame(
             {
                 "id": ids,
-                "client_id": client_ids.astype(np.int64),
+                "client_id": tx_client_ids.astype(np.int64),
                 "ts": ts.astype("datetime64[us]"),
                 "kind": pd.Categorical.from_codes(kinds.astype(np.int8), list(KINDS)),
                 "amount": amounts,
@@ -153,34 +158,54 @@ def _read_transactions(engine: Engine, where: str, params: dict[str, object]) ->
             columns=columns,
         )
     else:
-        frame = _read_transactions_sqlite(
-            engine,
-            _literal_sql(
-                engine,
-                "SELECT id, client_id, ts, kind, CAST(amount AS REAL) AS amount, "
-                f"COALESCE(package_id, -1) AS package_id FROM transactions{restriction}",
-                params,
-            ),
-        )
+        frame = _read_transactions_sqlite(engine, conditions, params, client_ids)
     frame["package_id"] = frame["package_id"].where(frame["package_id"] >= 0)
     return frame
 
 
-def _read_transactions_sqlite(engine: Engine, sql: str) -> pd.DataFrame:
-    """Transactions read in bulk into Arrow (see ``store.sqlite_arrow``); Arrow then parses
-    the timestamp text and encodes the kinds in C."""
+def _client_ranges(client_ids: np.ndarray, parts: int) -> list[list[str]]:
+    """Conditions splitting the clients into ``parts`` ranges of about equal size."""
+    ids = np.sort(client_ids)
+    parts = min(parts, max(len(ids) // 1000, 1))
+    bounds = [int(ids[len(ids) * i // parts]) for i in range(1, parts)]
+    # ``+client_id`` keeps SQLite from answering a range through the (client_id, ts) index:
+    # a scan of the table in its own order is much faster than a lookup per row.
+    lows, highs = [None, *bounds], [*bounds, None]
+    return [
+        [
+            *([f"+client_id >= {low}"] if low is not None else []),
+            *([f"+client_id < {high}"] if high is not None else []),
+        ]
+        for low, high in zip(lows, highs, strict=True)
+    ]
+
+
+def _read_transactions_sqlite(
+    engine: Engine, conditions: list[str], params: dict[str, object], client_ids: np.ndarray
+) -> pd.DataFrame:
+    """Transactions read in bulk into Arrow by child processes (see ``store.sqlite_arrow``),
+    one range of client ids each, already sorted by (client, ts, id)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    from store.sqlite_arrow import SQLiteReadError, read_table
+    from store.sqlite_arrow import SQLiteReadError, read_tables
 
+    select = (
+        "SELECT id, client_id, ts, kind, CAST(amount AS REAL) AS amount, "
+        "COALESCE(package_id, -1) AS package_id FROM transactions"
+    )
+    queries = []
+    for extra in _client_ranges(client_ids, _READ_PROCESSES):
+        where = " AND ".join([*conditions, *extra])
+        queries.append(_literal_sql(engine, select + (f" WHERE {where}" if where else ""), params))
     with engine.connect() as conn:  # tell SQLAlchemy's cursor events, as the other reads do
-        conn.dispatch.before_cursor_execute(conn, None, sql, {}, None, False)
+        conn.dispatch.before_cursor_execute(conn, None, queries[0], {}, None, False)
         try:
-            table = read_table(str(engine.url.database), sql)
+            tables = read_tables(str(engine.url.database), queries)
         except SQLiteReadError as error:
-            raise OperationalError(sql, {}, error) from error
-        conn.dispatch.after_cursor_execute(conn, None, sql, {}, None, False)
+            raise OperationalError(queries[0], {}, error) from error
+        conn.dispatch.after_cursor_execute(conn, None, queries[0], {}, None, False)
+    table = pa.concat_tables(tables)
+    del tables
     if table.num_rows == 0:
         return pd.DataFrame(
             {
@@ -192,7 +217,7 @@ def _read_transactions_sqlite(engine: Engine, sql: str) -> pd.DataFrame:
                 "package_id": np.zeros(0),
             }
         )
-    kinds = pc.dictionary_encode(table["kind"]).combine_chunks()
+    kinds = table["kind"].unify_dictionaries().combine_chunks()
     known = [str(k) for k in kinds.dictionary.to_pylist()]
     unknown = set(known) - set(KINDS)
     if unknown:
@@ -202,7 +227,7 @@ def _read_transactions_sqlite(engine: Engine, sql: str) -> pd.DataFrame:
         {
             "id": table["id"].to_numpy(),
             "client_id": table["client_id"].to_numpy(),
-            "ts": pc.cast(table["ts"], pa.timestamp("us")).to_numpy(),
+            "ts": table["ts"].to_numpy(),
             "kind": pd.Categorical.from_codes(
                 remap[kinds.indices.to_numpy(zero_copy_only=False)], categories=list(KINDS)
             ),
@@ -259,7 +284,7 @@ def load_frames(engine: Engine, selection: ClientFilter) -> Ledger:
             conn.execute(text("SELECT id, login, company_id FROM users")).all(),
             columns=["id", "login", "company_id"],
         )
-    transactions = _read_transactions(engine, where, params)
+    transactions = _read_transactions(engine, where, params, clients["id"].to_numpy(np.int64))
     clients["created_at"] = _micros_to_datetime(clients.pop("created").to_numpy(np.int64))
     rates["valid_from"] = _micros_to_datetime(rates["valid_from"].to_numpy(np.int64))
     return Ledger(
