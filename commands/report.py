@@ -25,8 +25,7 @@ from metrics.query import query_from_params
 from metrics.report import Report
 from store.outbox import enqueue, new_request_id
 from store.reports import run_report
-from store.snapshots import _filter_names as filter_names
-from store.snapshots import create_snapshot, share_url
+from store.snapshots import create_snapshot, filter_names, share_url
 from store.users import load_user_by_login
 
 FORMATS = ("csv", "json", "xlsx", "xls")
