@@ -109,7 +109,7 @@ def differences_table(diffs: list[RowDiff], columns: list[str]) -> Component:
         cells = []
         for name in columns:
             if name in keys:
-                label = dict(zip(keys, diff.key)).get(name, "")
+                label = dict(zip(keys, diff.key, strict=False)).get(name, "")
                 suffix = {"added": " (new row)", "removed": " (row gone)"}.get(diff.status, "")
                 cells.append(html.Td(label + suffix, className="text-nowrap"))
             elif name in diff.cells:

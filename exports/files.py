@@ -117,7 +117,7 @@ def _layout(frame: pd.DataFrame, title: Mapping[str, str] | None) -> _Layout:
             groups[-1] = (group, groups[-1][1], index)
         else:
             groups.append((group, index, index))
-    widths = [_width(frame[name], kind, leaf) for name, kind, leaf in zip(columns, kinds, leaves)]
+    widths = [_width(frame[name], kind, leaf) for name, kind, leaf in zip(columns, kinds, leaves, strict=False)]
     # A group name wider than its leaves together widens its leaves evenly.
     for group, first, last in groups:
         span = last - first + 1
@@ -150,7 +150,7 @@ def _cells(frame: pd.DataFrame, kinds: Sequence[str]) -> Iterator[list[Any]]:
     """Each row's values as the spreadsheets store them: int counts, 2-decimal floats, text."""
     for row in frame.itertuples(index=False, name=None):
         values: list[Any] = []
-        for kind, value in zip(kinds, row):
+        for kind, value in zip(kinds, row, strict=False):
             if kind == COUNT:
                 values.append(count_value(value))
             elif kind == MONEY:
@@ -191,7 +191,7 @@ def _csv_field(text: str) -> str:
 def _csv_rows(frame: pd.DataFrame, kinds: Sequence[str]) -> Iterator[list[str]]:
     for row in frame.itertuples(index=False, name=None):
         values: list[str] = []
-        for kind, value in zip(kinds, row):
+        for kind, value in zip(kinds, row, strict=False):
             if kind == COUNT:
                 count = count_value(value)
                 values.append("" if count is None else str(count))
@@ -283,7 +283,7 @@ def xlsx_from_frame(frame: pd.DataFrame, title: Mapping[str, str] | None = None)
     number_formats = {COUNT: COUNT_FORMAT, MONEY: MONEY_FORMAT}
     for values in _cells(frame, layout.kinds):
         row = []
-        for kind, value in zip(layout.kinds, values):
+        for kind, value in zip(layout.kinds, values, strict=False):
             if value is None or value == "":
                 row.append(None)
             elif kind in number_formats:
@@ -351,7 +351,7 @@ def xls_from_frame(frame: pd.DataFrame, title: Mapping[str, str] | None = None) 
     styles = {COUNT: count, MONEY: money}
     for offset, values in enumerate(_cells(frame, layout.kinds)):
         row = sheet.row(layout.data_row + offset)
-        for index, (kind, value) in enumerate(zip(layout.kinds, values)):
+        for index, (kind, value) in enumerate(zip(layout.kinds, values, strict=False)):
             if value is None or value == "":
                 continue
             if isinstance(value, str):

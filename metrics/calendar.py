@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -19,7 +19,7 @@ _STEP = {
 
 def to_utc_micros(local: datetime, zone: ZoneInfo) -> int:
     """Microseconds since the epoch (UTC) of a naive local time in ``zone`` (fold=0)."""
-    utc = local.replace(tzinfo=zone, fold=0).astimezone(timezone.utc).replace(tzinfo=None)
+    utc = local.replace(tzinfo=zone, fold=0).astimezone(UTC).replace(tzinfo=None)
     return (utc - _EPOCH) // _MICROSECOND
 
 
@@ -28,7 +28,7 @@ _MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1) - _EPOCH
 
 def micros_to_local(micros: int, zone: ZoneInfo) -> datetime:
     """The naive local time in ``zone`` of an instant given in UTC microseconds."""
-    utc = (_EPOCH + micros * _MICROSECOND).replace(tzinfo=timezone.utc)
+    utc = (_EPOCH + micros * _MICROSECOND).replace(tzinfo=UTC)
     return utc.astimezone(zone).replace(tzinfo=None)
 
 

@@ -325,12 +325,12 @@ class BulkLoad:
             statement = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
             cursor = self._dbapi.cursor()
             for values in _prefetch(_chunks(frame), _column_values):
-                cursor.executemany(statement, zip(*values))
+                cursor.executemany(statement, zip(*values, strict=False))
         else:
             cursor = self._dbapi.cursor()
             with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for values in _prefetch(_chunks(frame), _column_values):
-                    for row in zip(*values):
+                    for row in zip(*values, strict=False):
                         copy.write_row(row)
 
 
@@ -479,7 +479,7 @@ def _read_table(path: Path, name: str, checker: _Checker) -> _Table | None:
         return None
     rows = records if fitting.all() else list(itertools.compress(records, fitting))
     lines = lines[fitting]
-    columns = list(zip(*rows)) if rows else [() for _ in header]
+    columns = list(zip(*rows, strict=False)) if rows else [() for _ in header]
     cells = {
         # numpy's string functions strip a million cells in C, pandas' ``.str`` one by one.
         column: pd.Series(np.strings.strip(np.array(values, dtype=str)).astype(object),
@@ -688,10 +688,10 @@ def _check_companies(checker: _Checker, table: _Table, db: _Existing) -> pd.Data
                    "company {0} cannot be its own parent", table.cells["id"])
     # A parent_id cycle would leave those companies outside every scope.
     tree = dict(db.company_parent)
-    for company, parent, ok, parent_ok in zip(ids, parents, ids_ok, parents_ok):
+    for company, parent, ok, parent_ok in zip(ids, parents, ids_ok, parents_ok, strict=False):
         if ok:
             tree[int(company)] = int(parent) if parent_ok else None
-    in_cycle = np.array([ok and _in_cycle(tree, int(c)) for c, ok in zip(ids, ids_ok)],
+    in_cycle = np.array([ok and _in_cycle(tree, int(c)) for c, ok in zip(ids, ids_ok, strict=False)],
                         dtype=bool)
     checker.report(table, in_cycle & (ids != parents),
                    "company {0} is part of a parent_id cycle", table.cells["id"])

@@ -447,7 +447,7 @@ def random_queries(
     rng = random.Random(seed * 7919 + 17)
     currencies = sorted(set(frames.clients["currency"]) | set(frames.rates["currency"]) | {"USD"})
     company_ids = [int(c) for c in frames.companies["id"]]
-    users = [(int(u), int(c)) for u, c in zip(frames.users["id"], frames.users["company_id"])]
+    users = [(int(u), int(c)) for u, c in zip(frames.users["id"], frames.users["company_id"], strict=False)]
     package_ids = [int(p) for p in frames.packages["id"]]
     out = []
     for i in range(n):

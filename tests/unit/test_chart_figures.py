@@ -99,7 +99,7 @@ def test_cht002_grouped_by_package_draws_a_line_per_package(by_package):
 
 def test_cht003_two_packages_two_traces_with_each_packages_values(by_package):
     p2 = [dict(r, Package="P2", **{ACTIVE: 7}) for r in by_package["records"]]
-    data = {**by_package, "records": [r for pair in zip(by_package["records"], p2)
+    data = {**by_package, "records": [r for pair in zip(by_package["records"], p2, strict=False)
                                       for r in pair]}
     figure = draw(data, ChartSpec.for_preset("active_qty"))
     assert [t.name for t in figure.data] == ["P1", "P2"]

@@ -17,8 +17,8 @@ import pytest
 from callbacks.report_store import report_from_store, report_store_data
 from extensions import db
 from layouts import ids
-from layouts.dashboard import FIELD_ERRORS
 from layouts.charts import CHART_STATE
+from layouts.dashboard import FIELD_ERRORS
 from layouts.form_state import FILTER_KINDS, form_params, form_state, parse_search, preset_interval
 from layouts.grid import column_defs, grid_rows
 from metrics.columns import GROUPS, report_columns

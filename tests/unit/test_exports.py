@@ -284,7 +284,7 @@ def test_exp011_csv_read_back_with_pandas(report: Report) -> None:
         elif name not in ("Period", "Package"):
             assert back[name].dtype == "float64", name
     for row_index, expected_row in enumerate(EXPECTED_CELLS):
-        for column, expected in zip(HEADER_BY_PACKAGE, expected_row):
+        for column, expected in zip(HEADER_BY_PACKAGE, expected_row, strict=False):
             actual = back.at[row_index, column]
             if expected is None:
                 assert pd.isna(actual), (row_index, column)
@@ -525,7 +525,7 @@ def test_exp051_xlsx_of_screen_records(frame: pd.DataFrame) -> None:
 
 
 def test_exp052_screen_records_without_package_column() -> None:
-    records = [dict(zip(HEADER_PLAIN, ["2025-03", *VALUES_2]))]
+    records = [dict(zip(HEADER_PLAIN, ["2025-03", *VALUES_2], strict=False))]
     shown = frame_from_records(records)
     assert list(shown.columns) == HEADER_PLAIN
     assert csv_from_frame(shown, bom=False).decode().split("\n")[1] == (
