@@ -6,8 +6,10 @@ Structure (ids in ``layouts.ids``)::
       Filters: interval (INTERVAL_START, INTERVAL_END, INTERVAL_TZ, INTERVAL_PRESETS),
                FILTER_LIST (one row per filter kind, hidden until added), ADD_FILTER (+ menu)
       Group by: GROUP_BY        Output: OUTPUT_TYPE, SEND_TO, CURRENCY, ACTIVE_DURATION
-      QUERY_BUTTON, QUERY_ERROR, QUERY_STATUS
-    results: REPORT_SUMMARY, REPORT_INFO (+ popover), REPORT_ACTIONS, CHART_AREA,
+      QUERY_BUTTON, SAVE_QUERY / LOAD_QUERY (layouts/templates.py), QUERY_ERROR, QUERY_STATUS
+    results: REPORT_SUMMARY, REPORT_INFO (+ popover),
+             REPORT_ACTIONS (SHARE_LINK, EXPORT_CSV, EXPORT_XLSX: layouts/actions.py; SHOW_CHART),
+             CHART_AREA,
              RESULTS (the grid REPORT_GRID, under a loading indicator)
     stores: REPORT_STORE, ACTIVE_FILTERS, INTERVAL_PRESET, BROWSER_TZ, GROUP_BY_PREVIOUS,
             FORM_LOAD, URL_SYNC; REPORT_DOWNLOAD
@@ -24,7 +26,9 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from layouts import actions as report_actions_ui  # exports and share link (issue 5, 7)
 from layouts import ids
+from layouts import templates as saved_queries  # Save Query / Load Query (issue 7)
 from layouts.charts import chart_area, chart_controls  # charts (issue 6)
 from layouts.form_state import (
     FILTER_KINDS,
@@ -331,7 +335,10 @@ def info_button() -> list[Component]:
 def report_actions() -> Component:
     """The buttons acting on the report on screen (exports, chart, share link, …)."""
     return html.Div(
-        [chart_controls()],  # charts (issue 6): the Show Chart menu
+        [
+            *report_actions_ui.layout(),  # share link, Export to CSV / XLSX (issues 5, 7)
+            chart_controls(),  # charts (issue 6): the Show Chart menu
+        ],
         id=ids.REPORT_ACTIONS,
         className="d-flex flex-wrap gap-2 ms-auto",
     )
@@ -387,6 +394,7 @@ def layout(
                         [
                             dbc.Button("Query", id=ids.QUERY_BUTTON, color="primary",
                                        n_clicks=0, type="button", class_name="px-4"),
+                            saved_queries.layout(),  # Save Query / Load Query (issue 7)
                             html.Div(id=ids.QUERY_STATUS, className="text-success small"),
                             html.Div(id=ids.MAIL_STATUS, className="small", role="status"),
                         ],

@@ -63,6 +63,12 @@ REPORT_INFO_BODY = "report-info-body"
 REPORT_STORE = "report-store"  # Store: the report on screen (see callbacks/report_store.py)
 REPORT_DOWNLOAD = "report-download"  # dcc.Download of a CSV / XLS / XLSX output
 
+# The report actions (layouts/actions.py): exports of the data on screen, the share link.
+EXPORT_DOWNLOAD = "export-download"  # dcc.Download of Export to CSV / XLSX
+EXPORT_ERROR = "export-error"  # why an export could not be made
+SHARE_LINK_GROUP = "share-link-group"  # SHARE_LINK and its copy button; hidden without a link
+SHARE_LINK_COPY = "share-link-copy"  # dcc.Clipboard of SHARE_LINK
+
 # Pattern-matching id types.
 PRESET_TYPE = "interval-preset-item"
 ADD_FILTER_ITEM_TYPE = "add-filter-item"

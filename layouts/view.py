@@ -9,9 +9,11 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from callbacks.report_store import report_store_data
 from callbacks.session import current_account
 from exports.title import title_block
 from layouts import ids
+from layouts.charts import chart_area, chart_controls
 from layouts.grid import report_grid
 from store.snapshots import Snapshot, load_snapshot, query_string, scope_covers, share_url
 
@@ -87,6 +89,15 @@ def _grid(snapshot: Snapshot) -> Component:
     return grid
 
 
+def _chart_stores(snapshot: Snapshot, link: str) -> list[Component]:
+    """The stores the chart callbacks read (callbacks/charts.py): ``REPORT_STORE`` holding the
+    snapshot's rows in the dashboard's shape, and ``URL_SYNC`` (the dashboard's form writes it;
+    here it stays empty) so that the charts' address-bar writer has both its inputs."""
+    data = report_store_data(snapshot.report(), snapshot.params, output=snapshot.output,
+                             snapshot=snapshot.token, share_url=link)
+    return [dcc.Store(id=ids.REPORT_STORE, data=data), dcc.Store(id=ids.URL_SYNC)]
+
+
 def _viewer_may_compare(snapshot: Snapshot) -> bool:
     viewer = current_account()
     return viewer is not None and scope_covers(snapshot, viewer)
@@ -111,6 +122,8 @@ def page(snapshot: Snapshot) -> Component:
     if _viewer_may_compare(snapshot):
         actions.append(dbc.Button("Compare with now", id=VIEW_COMPARE, size="sm",
                                   color="primary", n_clicks=0))
+    # Charts (issue 6) of the snapshot's rows: the Show Chart menu, its cards above the grid.
+    actions.append(html.Div(chart_controls(), className="d-inline-block align-middle ms-2"))
     return html.Div(
         [
             dcc.Store(id=VIEW_TOKEN, data=snapshot.token),
@@ -145,7 +158,9 @@ def page(snapshot: Snapshot) -> Component:
             ),
             html.Div(actions, className="mb-3"),
             dcc.Loading(html.Div(id=VIEW_COMPARE_RESULT, className="mb-3")),
+            chart_area(),
             _grid(snapshot),
+            *_chart_stores(snapshot, link),
         ],
         id=VIEW_PAGE,
         className="container-fluid py-3",

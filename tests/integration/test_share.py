@@ -88,24 +88,6 @@ def _wire(dash_app) -> None:
         dash_app.server.register_blueprint(share_routes.bp)
 
 
-def _mount_templates(monkeypatch) -> None:
-    """Until the dashboard mounts the saved-query controls, add them under its form."""
-    from dash import html
-
-    from layouts import dashboard
-    from layouts import templates as template_layout
-
-    build = dashboard.layout
-
-    def with_templates(*args, **kwargs):
-        page = build(*args, **kwargs)
-        if any(getattr(c, "id", None) == "save-query" for c in page._traverse()):
-            return page
-        return html.Div([template_layout.layout(), page])
-
-    monkeypatch.setattr(dashboard, "layout", with_templates)
-
-
 @pytest.fixture
 def share_app(app):
     _wire(app)
@@ -200,9 +182,9 @@ def test_shr002_link_by_an_operator_opened_by_a_reseller_without_compare(dash_du
     assert dash_duo.get_logs() == []
 
 
-def test_shr003_save_and_load_a_query_with_a_colleague(dash_duo, share_app, monkeypatch):
-    _mount_templates(monkeypatch)
+def test_shr003_save_and_load_a_query_with_a_colleague(dash_duo, share_app):
     dash_duo.start_server(share_app, navigate=False)
+    dash_duo.driver.set_window_size(1400, 1000)  # the controls sit by Query, below the form
     dash_duo.driver.get(f"{_base(dash_duo)}/login?next=/%3Fpreset%3Dlast_month"
                         "%26group%3Dmonth%26currency%3DEUR")
     _log_in(dash_duo, "alice")
@@ -243,13 +225,13 @@ def test_shr003_save_and_load_a_query_with_a_colleague(dash_duo, share_app, monk
     assert dash_duo.get_logs() == []
 
 
-def test_shr004_owner_renames_and_deletes(dash_duo, share_app, monkeypatch):
+def test_shr004_owner_renames_and_deletes(dash_duo, share_app):
     from store import templates
 
-    _mount_templates(monkeypatch)
     with share_app.server.app_context():
         saved = templates.save(ALICE, "Monthly", QUERY.to_params(), visibility="company")
     dash_duo.start_server(share_app, navigate=False)
+    dash_duo.driver.set_window_size(1400, 1000)
     dash_duo.driver.get(f"{_base(dash_duo)}/login")
     _log_in(dash_duo, "alice")
     dash_duo.wait_for_element("#manage-queries").click()
