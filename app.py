@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from dash import Dash
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify, request
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 import auth
 import commands
@@ -51,6 +53,29 @@ def _register_health(server: Flask) -> None:
         return jsonify(status="ok")
 
 
+DATABASE_UNAVAILABLE = "The database is unavailable; please try again in a moment."
+
+
+def _register_database_errors(server: Flask) -> None:
+    """A request that cannot reach the database (loading the user, a page, a callback) answers
+    503 with a message saying so, not a 500; the next request tries the database again."""
+
+    def unavailable(error: Exception) -> tuple[Response, int, dict[str, str]]:
+        log.error("database unavailable (%s %s): %s", request.method, request.path,
+                  type(error).__name__)
+        headers = {"Retry-After": "5", "Cache-Control": "no-store"}
+        if request.path.startswith("/_dash-") or not request.accept_mimetypes.accept_html:
+            return jsonify(error=DATABASE_UNAVAILABLE), 503, headers
+        page = Response(
+            f"<!doctype html><title>Customer Dynamics</title><p>{DATABASE_UNAVAILABLE}</p>",
+            mimetype="text/html",
+        )
+        return page, 503, headers
+
+    for error_class in (OperationalError, InterfaceError, PoolTimeout):
+        server.register_error_handler(error_class, unavailable)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Dash:
     """Build the Dash app (and its Flask server) from the environment and ``config``."""
     settings = load_config(overrides=config)
@@ -62,6 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Dash:
     login_manager.init_app(server)
     cache.init_app(server, config=_cache_config(settings))
     _register_health(server)
+    _register_database_errors(server)
     auth.init_app(server)
     # After the login requirement, before the share routes (see ratelimit.init_app).
     ratelimit.init_app(server)

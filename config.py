@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PORT = 8050
+DEFAULT_MAX_CONTENT_LENGTH = 32 * 1024 * 1024
 
 
 class ConfigError(RuntimeError):
@@ -77,6 +78,11 @@ def load_config(
     }
     for key, value in given.items():
         config.setdefault(key, value)
+    # Bodies above this answer 413: the largest legitimate one is a big report sent back by
+    # the page (charts, exports of the screen), far below it.
+    config.setdefault(
+        "MAX_CONTENT_LENGTH", int(env.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_CONTENT_LENGTH)
+    )
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["REMEMBER_COOKIE_HTTPONLY"] = True

@@ -7,7 +7,13 @@ ensure_services() {
       for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
     fi
     if pg_isready -q -h 127.0.0.1 -p 5432; then
-      export TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:5432/test"
+      # The suite makes (and drops) one schema per test in the database "test".
+      if ! psql -h 127.0.0.1 -p 5432 -U postgres -d test -Atqc 'SELECT 1' >/dev/null 2>&1; then
+        createdb -h 127.0.0.1 -p 5432 -U postgres test 2>/dev/null || true
+      fi
+      if psql -h 127.0.0.1 -p 5432 -U postgres -d test -Atqc 'SELECT 1' >/dev/null 2>&1; then
+        export TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:5432/test"
+      fi
     fi
   fi
   if [ -z "${TEST_REDIS_URL:-}" ] && command -v redis-cli >/dev/null; then
