@@ -30,7 +30,7 @@ from layouts.dashboard import FIELD_ERRORS
 from layouts.form_state import FILTER_KINDS, form_params
 from layouts.grid import records_grid
 from layouts.report_info import info_body, summary_text
-from metrics.errors import InvalidQuery, ReportError
+from metrics.errors import InvalidQuery, ReportError, listed
 from metrics.query import MAX_ACTIVE_MONTHS, ReportQuery, query_from_params
 from store.options import filter_options
 from store.outbox import enqueue, new_request_id, status_for
@@ -96,7 +96,7 @@ def check_scope(query: ReportQuery, user: AccountInfo) -> None:
         allowed = {option.value for option in filter_options(db.engine, user, kind)}
         refused = [value for value in wanted if value not in allowed]
         if refused:
-            shown = ", ".join(str(v) for v in refused)
+            shown = listed(refused)
             raise InvalidQuery(
                 f"{noun} {shown} is unknown or outside your scope" if len(refused) == 1
                 else f"{noun}s {shown} are unknown or outside your scope",
@@ -195,8 +195,12 @@ def _results(store: Mapping[str, Any]) -> Component:
 def on_query(n_clicks: int | None, send_to: str | None, *form_values: Any) -> tuple:
     """Outputs: store, results, summary, info body, info disabled, errors, status, download,
     mail request, error fields (all of ``FIELD_ERRORS``, in the order Dash lists them)."""
-    params = params_from_form_values(*form_values)
-    outcome = run_query(params, send_to, current_account())
+    try:
+        params = params_from_form_values(*form_values)
+    except InvalidQuery as error:  # values of the wrong type: a tampered request
+        outcome = QueryOutcome(summary=[error.message[:1].upper() + error.message[1:]])
+    else:
+        outcome = run_query(params, send_to, current_account())
     slots = ctx.outputs_list[-1] if ctx.outputs_list else []
     field_messages = [outcome.errors.get(slot["id"]["field"], "") for slot in slots]
     summary: Component | str = ""
@@ -223,9 +227,10 @@ def on_query(n_clicks: int | None, send_to: str | None, *form_values: Any) -> tu
 
 def mail_status(_ticks: int | None, request_id: str | None) -> tuple[Component | str, bool]:
     """Each recipient's delivery state of the last send; polling stops once all are final."""
-    if not request_id:
+    user = current_account()
+    if not request_id or user is None:
         return "", True
-    statuses = status_for(db.engine, request_id)
+    statuses = status_for(db.engine, request_id, requested_by=user.id)
     if not statuses:
         return "", True
     lines = [

@@ -186,7 +186,7 @@ def report_command(
         request_id = new_request_id()
         with db.session() as session:
             enqueue(session, message, recipients, request_id=request_id, snapshot_token=token,
-                    requested_by=user.login if user else "command line")
+                    requested_by=user.id if user else None)
         for status in deliver_request(current_app._get_current_object(), request_id):
             notice(f"{status.recipient}: {status.describe()}")
 

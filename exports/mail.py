@@ -9,7 +9,7 @@ from email.utils import formatdate, parseaddr
 
 from exports.files import file_bytes
 from exports.title import REPORT_NAME, FilterNames, period_words, report_title
-from metrics.errors import ReportError
+from metrics.errors import ReportError, listed
 from metrics.query import ReportQuery
 from metrics.report import Report
 
@@ -65,7 +65,7 @@ def parse_recipients(value: str | Iterable[str] | None, limit: int = MAX_RECIPIE
             seen.add(address.lower())
             addresses.append(address)
     if bad:
-        shown = ", ".join(repr(b if len(b) <= 80 else b[:77] + "...") for b in bad)
+        shown = listed(bad)
         noun = "is not an e-mail address" if len(bad) == 1 else "are not e-mail addresses"
         raise RecipientError(f"{shown} {noun}", bad=bad)
     if len(addresses) > limit:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from dateutil.relativedelta import relativedelta
 
-from metrics.errors import ReportError
+from metrics.errors import InvalidQuery, ReportError
 from metrics.query import CLIENT_TYPES, TIME_GRAINS, parse_local_time
 
 FILTER_KINDS: tuple[str, ...] = ("type", "tag", "company", "owner", "package")
@@ -251,6 +251,21 @@ def form_params(
     Only added filters count; a filter's values are passed on as the browser sent them, to be
     validated by the query and checked against the user's scope on the server.
     """
+    for value, what in ((start, "the interval start"), (end, "the interval end"),
+                        (tz, "the time zone"), (currency, "the currency"),
+                        (output, "the output type")):
+        if value is not None and not isinstance(value, str):
+            raise InvalidQuery(f"{what} must be text")
+    if active is not None and not isinstance(active, (int, str)) or isinstance(active, bool):
+        raise InvalidQuery("the active duration must be a number of months")
+    for values, what in ((group, "group by"), *((filter_values.get(k), k) for k in FILTER_KINDS)):
+        if values is not None and (
+            not isinstance(values, (list, tuple))
+            or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values)
+        ):
+            raise InvalidQuery(f"{what} must be a list of values")
+    if preset is not None and not isinstance(preset, Mapping):
+        raise InvalidQuery("the interval preset is not valid")
     params: dict[str, str | list[str]] = {}
     if start and str(start).strip():
         params["from"] = _url_time(start)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from metrics import columns as col
 from metrics.calendar import Buckets, make_buckets, micros_to_local
-from metrics.errors import DataError, InvalidQuery
+from metrics.errors import DataError, InvalidQuery, shown
 from metrics.ledger import (
     ACTIVATION,
     ADJUSTMENT,
@@ -169,7 +169,7 @@ def _report_currency(prepared: PreparedLedger, query: ReportQuery) -> int:
     if currency not in prepared.currencies or not prepared.has_rates(
         prepared.currencies.index(currency)
     ):
-        raise InvalidQuery(f"unknown currency {currency!r}", field="currency")
+        raise InvalidQuery(f"unknown currency {shown(currency)}", field="currency")
     return prepared.currencies.index(currency)
 
 

@@ -22,3 +22,15 @@ class DataError(ReportError):
 
 class DataUnavailable(ReportError):
     """The database cannot be reached; the message says so without details."""
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``repr`` of a user's value for a message, cut to about ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def listed(values: list, limit: int = 5) -> str:
+    """The first few of ``values`` for a message, and how many more there are."""
+    head = ", ".join(str(v) if isinstance(v, int) else shown(v) for v in values[:limit])
+    return head if len(values) <= limit else f"{head} and {len(values) - limit:,} more"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from metrics.errors import InvalidQuery
+from metrics.errors import InvalidQuery, shown
 
 TIME_GRAINS = ("year", "month", "date")
 GROUP_BY_VALUES = (*TIME_GRAINS, "package")
@@ -31,7 +31,7 @@ def parse_local_time(value: str, what: str) -> datetime:
         except ValueError:
             continue
     raise InvalidQuery(
-        f"{what} {value!r} is not a date-time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)",
+        f"{what} {shown(value)} is not a date-time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)",
         field="interval",
     )
 
@@ -87,11 +87,11 @@ class ReportQuery:
             raise InvalidQuery("the interval start must be before its end", field="interval")
         try:
             zone = ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise InvalidQuery(f"unknown time zone {self.tz!r}", field="tz") from None
+        except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+            raise InvalidQuery(f"unknown time zone {shown(self.tz)}", field="tz") from None
         object.__setattr__(self, "zone", zone)
         if self.time_grain is not None and self.time_grain not in TIME_GRAINS:
-            raise InvalidQuery(f"unknown time grain {self.time_grain!r}", field="group_by")
+            raise InvalidQuery(f"unknown time grain {shown(self.time_grain)}", field="group_by")
         if isinstance(self.active_months, bool) or not isinstance(self.active_months, int):
             raise InvalidQuery("active duration must be a whole number of months", field="active")
         if not 1 <= self.active_months <= MAX_ACTIVE_MONTHS:
@@ -100,7 +100,7 @@ class ReportQuery:
             )
         for client_type in self.client_types:
             if client_type not in CLIENT_TYPES:
-                raise InvalidQuery(f"unknown client type {client_type!r}", field="type")
+                raise InvalidQuery(f"unknown client type {shown(client_type)}", field="type")
         if self.currency is not None:
             object.__setattr__(self, "currency", self.currency.strip().upper())
         # Normalise the filters so equal queries compare (and cache) equal.
@@ -150,7 +150,7 @@ def group_by_parts(group_by: list[str] | tuple[str, ...]) -> tuple[str | None, b
     """(time grain, by package) from a list of group-by values; at most one time grain."""
     unknown = [g for g in group_by if g not in GROUP_BY_VALUES]
     if unknown:
-        raise InvalidQuery(f"unknown group by {unknown[0]!r}", field="group_by")
+        raise InvalidQuery(f"unknown group by {shown(unknown[0])}", field="group_by")
     grains = [g for g in group_by if g in TIME_GRAINS]
     if len(set(grains)) > 1:
         raise InvalidQuery("group by at most one of year, month, date", field="group_by")
@@ -163,7 +163,7 @@ def _ints(values: list[str] | tuple[str, ...], what: str, field_name: str) -> tu
         try:
             result.append(int(str(value).strip()))
         except ValueError:
-            raise InvalidQuery(f"{what} id {value!r} is not a number", field=field_name) from None
+            raise InvalidQuery(f"{what} id {shown(value)} is not a number", field=field_name) from None
     return tuple(result)
 
 
@@ -188,7 +188,7 @@ def query_from_params(params: dict[str, object]) -> ReportQuery:
         active = int(active_text)
     except ValueError:
         raise InvalidQuery(
-            f"active duration {active_text!r} is not a whole number", field="active"
+            f"active duration {shown(active_text)} is not a whole number", field="active"
         ) from None
     return ReportQuery(
         start=start,

@@ -42,6 +42,7 @@ from sqlalchemy import (
     and_,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -324,8 +325,14 @@ def mark_retry(
     return "queued"
 
 
-def status_for(engine: Engine, request_id: str) -> list[RecipientStatus]:
-    """The state of each recipient of one send, in the order they were given."""
+def status_for(
+    engine: Engine, request_id: str, requested_by: int | None = None
+) -> list[RecipientStatus]:
+    """The state of each recipient of one send, in the order they were given.
+
+    With ``requested_by``, only the rows that user asked for: a request id from the browser
+    must not show anyone else's recipients.
+    """
     with engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -339,6 +346,7 @@ def status_for(engine: Engine, request_id: str) -> list[RecipientStatus]:
                 OUTBOX.c.delivered_via,
             )
             .where(OUTBOX.c.request_id == request_id)
+            .where(OUTBOX.c.requested_by == requested_by if requested_by is not None else true())
             .order_by(OUTBOX.c.id)
         ).all()
     return [RecipientStatus(*row) for row in rows]

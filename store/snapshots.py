@@ -23,6 +23,7 @@ from flask import current_app
 from sqlalchemy import JSON, CheckConstraint, DateTime, Integer, String, Text, event, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+import ratelimit
 from extensions import cache, db
 from metrics.columns import COUNT_COLUMNS, MONEY_COLUMNS
 from metrics.query import ReportQuery, query_from_params
@@ -357,8 +358,14 @@ def _remember(token: str, data: dict[str, Any]) -> None:
 
 
 def load_snapshot(token: object) -> Snapshot | None:
-    """The snapshot of ``token``, or None if there is none (or ``token`` cannot be one)."""
+    """The snapshot of ``token``, or None if there is none (or ``token`` cannot be one).
+
+    Looking up tokens is rate-limited per user and address (``ratelimit``): a request that
+    has guessed too many unknown tokens gets 429, whichever page or callback asks.
+    """
+    ratelimit.guard()
     if not is_token(token):
+        ratelimit.count_guess()
         return None
     assert isinstance(token, str)
     data = _cached(token)
@@ -366,6 +373,7 @@ def load_snapshot(token: object) -> Snapshot | None:
         with db.session() as session:
             record = session.get(SnapshotRecord, token)
             if record is None:
+                ratelimit.count_guess()
                 return None
             data = _record_dict(record)
         if content_hash(data["rows_json"]) != data["content_hash"]:

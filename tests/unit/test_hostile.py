@@ -2,9 +2,7 @@
 tags, malformed and oversized input, share-token guessing, a production start without a key.
 
 Tampering with the Query button's company / owner / package ids is ``test_dashboard_api``'s
-(api001–api005); this module adds what it does not cover. Cases marked ``xfail(strict=True)``
-are known holes with the fix named in the reason: once fixed, they pass, and strict makes the
-suite say so, so the mark goes.
+(api001–api005); this module adds what it does not cover.
 """
 
 from __future__ import annotations
@@ -114,8 +112,6 @@ def _mail_status(client, dash_app, request_id: str) -> Any:
                 changed=f"{ids.MAIL_POLL}.n_intervals")
 
 
-@pytest.mark.xfail(strict=True, reason="callbacks/query.mail_status shows any request id's "
-                   "recipients; it must only show rows with requested_by == the current user")
 def test_hos010_another_user_s_mail_request_shows_nothing(seeded):
     with seeded.server.app_context(), db.session() as session:
         from email.message import EmailMessage
@@ -325,28 +321,14 @@ def test_hos024_a_company_filter_with_a_nasty_name_is_neutralised_in_the_title(n
 
 HUGE = "9" * 1_000_000
 OVERSIZED = [
-    pytest.param({"from": "2025-01-01" + HUGE}, "interval start", id="1MB-from",
-                 marks=pytest.mark.xfail(strict=True, reason="metrics/query.parse_local_time "
-                                         "echoes the whole value; shorten it (e.g. 40 chars)")),
-    pytest.param({"currency": "X" * 1_000_000}, "currency", id="1MB-currency",
-                 marks=pytest.mark.xfail(strict=True, reason="metrics: 'Unknown currency' "
-                                         "echoes the whole value")),
-    pytest.param({"active": HUGE}, "active duration", id="1MB-active",
-                 marks=pytest.mark.xfail(strict=True, reason="metrics/query.query_from_params "
-                                         "echoes the whole active value")),
-    pytest.param({"tz": "Europe/" + "A" * 1_000_000}, "time zone", id="1MB-tz",
-                 marks=pytest.mark.xfail(strict=True, reason="metrics/query: ZoneInfo raises "
-                                         "OSError/ValueError for a long name; catch them as "
-                                         "'unknown time zone' (now the generic failure)")),
+    pytest.param({"from": "2025-01-01" + HUGE}, "interval start", id="1MB-from"),
+    pytest.param({"currency": "X" * 1_000_000}, "currency", id="1MB-currency"),
+    pytest.param({"active": HUGE}, "active duration", id="1MB-active"),
+    pytest.param({"tz": "Europe/" + "A" * 1_000_000}, "time zone", id="1MB-tz"),
     pytest.param({"output": "csv", "send_to": "not-an-address, " * 70_000}, "e-mail",
-                 id="1MB-send-to",
-                 marks=pytest.mark.xfail(strict=True, reason="exports/mail.parse_recipients "
-                                         "names every bad piece; name the first few and count "
-                                         "the rest")),
+                 id="1MB-send-to"),
     pytest.param({"filters": {"company": list(range(10_000))}}, "outside your scope",
-                 id="10k-company-ids",
-                 marks=pytest.mark.xfail(strict=True, reason="callbacks/query.check_scope lists "
-                                         "all refused ids; list a few and count the rest")),
+                 id="10k-company-ids"),
     pytest.param({"filters": {"company": ["1 OR 1=1"]}}, "is not a number", id="sql-id"),
     pytest.param({"filters": {"owner": [10**30]}}, "outside your scope", id="huge-id"),
     pytest.param({"active": -5}, "between 1 and 120", id="negative-active"),
@@ -354,13 +336,8 @@ OVERSIZED = [
     pytest.param({"group": ["bogus", "year"]}, "group by", id="bogus-group"),
     pytest.param({"from": "2025-01-01", "to": "9999-12-31", "group": ["date"]}, "too many",
                  id="million-days"),
-    pytest.param({"from": ["2025-01-01", "x"]}, "interval", id="list-for-text",
-                 marks=pytest.mark.xfail(strict=True, reason="layouts/form_state.form_params "
-                                         "fails (500) on a list where text is expected; "
-                                         "callbacks/query.on_query must refuse wrong types")),
-    pytest.param({"output": ["csv"]}, "output", id="list-for-output",
-                 marks=pytest.mark.xfail(strict=True, reason="form_params: unhashable list "
-                                         "(500)")),
+    pytest.param({"from": ["2025-01-01", "x"]}, "interval", id="list-for-text"),
+    pytest.param({"output": ["csv"]}, "output", id="list-for-output"),
 ]
 
 
@@ -480,9 +457,6 @@ def test_hos041_opening_real_links_is_never_limited(limited):
         assert viewer.get(f"/view?id={token}").status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="the page.children callback renders /view?id=<guess> "
-                   "without the limiter: store/snapshots.load_snapshot should call "
-                   "ratelimit.guard() first and ratelimit.count_guess() for an unknown token")
 def test_hos043_guessing_through_the_page_callback_is_rate_limited_too(limited):
     guesser = logged_in(limited, R1A)
 
