@@ -134,14 +134,17 @@ def smtp_down() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
+def make_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> Callable[..., object]:
+    """Apps on one database (SQLite file or PostgreSQL schema): ``make()`` twice is a restart."""
     monkeypatch.delenv("SMTP_URL", raising=False)
 
     def make(**config: object) -> object:
         dash_app = create_app(
             {
                 "INSTANCE_PATH": str(tmp_path / "instance"),
-                "DATABASE_URL": f"sqlite:///{tmp_path / 'mail.sqlite'}",
+                "DATABASE_URL": database_url,
                 "SECRET_KEY": "tests-only-secret",
                 "TESTING": True,
                 "MAIL_FROM": MAIL_FROM,
