@@ -12,6 +12,7 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import auth
 import commands
@@ -82,6 +83,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Dash:
     server = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
     server.config.update(settings)
     Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+    if settings["TRUSTED_PROXIES"]:
+        # Behind a load balancer the login throttle and the share-token limiter must see the
+        # client's address, not the balancer's.
+        hops = settings["TRUSTED_PROXIES"]
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(server)
     login_manager.init_app(server)

@@ -64,6 +64,9 @@ def load_config(
         "PORT": port,
         "DATABASE_URL": normalise_database_url(database_url),
         "REDIS_URL": given.get("REDIS_URL") or env.get("REDIS_URL") or None,
+        # How many reverse proxies / load balancers stand in front of the app: their
+        # X-Forwarded-* headers are then trusted for the client's address and scheme.
+        "TRUSTED_PROXIES": int(given.get("TRUSTED_PROXIES") or env.get("TRUSTED_PROXIES") or 0),
         "BASE_URL": str(
             given.get("BASE_URL") or env.get("BASE_URL") or f"http://127.0.0.1:{port}"
         ).rstrip("/"),

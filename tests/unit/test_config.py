@@ -69,3 +69,25 @@ def test_cfg006_the_app_reads_the_environment(tmp_path, monkeypatch):
     assert server.config["DATABASE_URL"] == "postgresql+psycopg://u:p@h:5432/dyn"
     assert server.config["SECRET_KEY"] == "env-key"
     assert server.extensions["dynamics.engine"].dialect.driver == "psycopg"
+
+
+def test_cfg090_trusted_proxies_give_the_client_address(tmp_path):
+    """Behind TRUSTED_PROXIES=1 the app sees the X-Forwarded-For address (for the limiters)."""
+    from flask import request
+
+    from app import create_app
+
+    seen = []
+    for trusted in (0, 1):
+        dash_app = create_app({
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}",
+            "SECRET_KEY": "tests-only-secret",
+            "TRUSTED_PROXIES": trusted,
+        })
+        dash_app.server.before_request(lambda: seen.append(request.remote_addr))
+        dash_app.server.test_client().get(
+            "/healthz", headers={"X-Forwarded-For": "203.0.113.7"},
+            environ_base={"REMOTE_ADDR": "10.0.0.2"},
+        )
+    assert seen == ["10.0.0.2", "203.0.113.7"]
