@@ -88,6 +88,6 @@ def test_cfg090_trusted_proxies_give_the_client_address(tmp_path):
         dash_app.server.before_request(lambda: seen.append(request.remote_addr))
         dash_app.server.test_client().get(
             "/healthz", headers={"X-Forwarded-For": "203.0.113.7"},
-            environ_base={"REMOTE_ADDR": "10.0.0.2"},
+            environ_base={"REMOTE_ADDR": "127.0.0.2"},
         )
-    assert seen == ["10.0.0.2", "203.0.113.7"]
+    assert seen == ["127.0.0.2", "203.0.113.7"]
