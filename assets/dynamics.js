@@ -160,6 +160,9 @@ window.dash_clientside = window.dash_clientside || {};
             if (response.status === 401 && /\/_dash-/.test(response.url || "")) {
                 var here = window.location.pathname + window.location.search;
                 window.location.assign("/login?next=" + encodeURIComponent(here));
+                // Never hand the refused answer to Dash: the page is leaving, and Dash would
+                // otherwise report a failed callback in the moment before it goes.
+                return new Promise(function () {});
             }
             return response;
         });

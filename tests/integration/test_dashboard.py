@@ -391,4 +391,4 @@ def test_dsh013_an_ended_session_sends_the_page_to_the_login(dashboard):
     logs = dashboard.get_logs()
     assert [(e["source"], "401 (UNAUTHORIZED)" in e["message"]) for e in logs] == [
         ("network", True)
-    ]
+    ], logs
