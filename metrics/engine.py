@@ -26,7 +26,6 @@ from metrics.calendar import Buckets, make_buckets, micros_to_local
 from metrics.errors import DataError, InvalidQuery, shown
 from metrics.ledger import (
     ACTIVATION,
-    ADJUSTMENT,
     CLIENT_TYPES,
     PAYG,
     REFILL,
@@ -255,7 +254,12 @@ def _collapse(
         else prepared.rate_times[report_currency]
     )
     marks = np.unique(np.concatenate((ends, buckets.active_starts, rate_times)))
-    slot = np.searchsorted(marks, ts, side="right")
+    if len(marks) <= 8:  # a few instants (no grain, base currency): comparisons beat a search
+        slot = np.zeros(count, dtype=np.int32)
+        for mark in marks:
+            slot += ts >= mark
+    else:
+        slot = np.searchsorted(marks, ts, side="right")
 
     def at_or_before(instants: np.ndarray) -> np.ndarray:
         """Per slot, how many of ``instants`` lie at or before a transaction in that slot."""
@@ -277,14 +281,10 @@ def _collapse(
     inside = (ts >= buckets.starts[0]) & (bucket < size)
     if pick is None and not included.all():
         inside &= included[client]
-    flows = np.flatnonzero(inside & (kind != ADJUSTMENT))
-    amount = np.zeros(count)
+    amount = take(prepared.tx_amount_base)  # only ever read where ``inside`` holds
     if len(rate_times):
-        rate_index = np.maximum(at_or_before(rate_times)[slot[flows]] - 1, 0)
-        rate = prepared.rate_values[report_currency][rate_index]
-        amount[flows] = take(prepared.tx_amount_base, flows) / rate
-    else:
-        amount[flows] = take(prepared.tx_amount_base, flows)
+        rate_index = np.maximum(at_or_before(rate_times)[slot] - 1, 0)
+        amount = amount / prepared.rate_values[report_currency][rate_index]
 
     def per_run(values: np.ndarray) -> np.ndarray:
         return np.add.reduceat(values, run_first) if count else np.zeros(0)
