@@ -22,6 +22,7 @@ from callbacks import register_all
 from config import load_config
 from extensions import cache, db, login_manager
 from layouts import root
+from metrics.errors import DATABASE_UNAVAILABLE
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ def _register_health(server: Flask) -> None:
         return jsonify(status="ok")
 
 
-DATABASE_UNAVAILABLE = "The database is unavailable; please try again in a moment."
 
 
 def _register_database_errors(server: Flask) -> None:

@@ -25,8 +25,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
-from flask import Flask, Response, current_app, jsonify, redirect, render_template_string, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template_string,
+    request,
+    session,
+)
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from extensions import db, login_manager
 from store.users import AccountInfo, authenticate, load_user
@@ -141,12 +151,23 @@ def _unauthorized() -> Response:
     return response
 
 
+# The logged-in account, kept in the (signed) session so that a page can still say "the
+# database is unavailable" during an outage instead of failing to know who is asking.
+SESSION_ACCOUNT = "_dynamics_account"
+
+
 def _load_user(user_id: str) -> AccountInfo | None:
     try:
         wanted = int(user_id)
     except (TypeError, ValueError):
         return None
-    return load_user(db.engine, wanted)
+    try:
+        return load_user(db.engine, wanted)
+    except (OperationalError, InterfaceError):
+        saved = session.get(SESSION_ACCOUNT)
+        if saved and saved[0] == wanted:
+            return AccountInfo(*saved)
+        raise
 
 
 def _require_login() -> Response | None:
@@ -249,6 +270,7 @@ def login() -> Response:
         )
     _throttle().success(key)
     login_user(user, remember=remember)
+    session[SESSION_ACCOUNT] = [user.id, user.login, user.role, user.company_id, user.email]
     return redirect(next_url)
 
 
@@ -280,6 +302,7 @@ def logout() -> Response:
     if request.method == "GET":
         return Response(LOGOUT_PAGE, mimetype="text/html")
     logout_user()
+    session.pop(SESSION_ACCOUNT, None)
     return redirect("/login?logged_out=1")
 
 

@@ -18,6 +18,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.development.base_component import Component
 from flask import current_app
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from callbacks.report_store import report_store_data
 from callbacks.session import current_account
@@ -30,7 +31,7 @@ from layouts.dashboard import FIELD_ERRORS
 from layouts.form_state import FILTER_KINDS, form_params
 from layouts.grid import records_grid
 from layouts.report_info import info_body, summary_text
-from metrics.errors import InvalidQuery, ReportError, listed
+from metrics.errors import DATABASE_UNAVAILABLE, InvalidQuery, ReportError, listed
 from metrics.query import MAX_ACTIVE_MONTHS, ReportQuery, query_from_params
 from store.options import filter_options
 from store.outbox import enqueue, new_request_id, status_for
@@ -183,6 +184,9 @@ def run_query(
         message = error.message[:1].upper() + error.message[1:]
         errors = {error.field: message} if error.field in FIELD_ERRORS else {}
         return QueryOutcome(errors=errors, summary=[message])
+    except (OperationalError, InterfaceError):  # the database went away before the report
+        log.warning("database unavailable during a query by %s", user.login, exc_info=True)
+        return QueryOutcome(summary=[DATABASE_UNAVAILABLE])
     except Exception:
         log.exception("the report failed for user %s with %r", user.login, dict(params))
         return QueryOutcome(summary=[GENERIC_FAILURE])

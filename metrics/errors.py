@@ -1,6 +1,9 @@
 """Errors whose message is safe to show to the user who caused them."""
 
 
+DATABASE_UNAVAILABLE = "The database is unavailable; please try again in a moment."
+
+
 class ReportError(Exception):
     """A report cannot be made as asked; ``str(error)`` says why, in one line, for the user."""
 
