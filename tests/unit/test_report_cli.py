@@ -137,3 +137,26 @@ def test_rpt008_loader_reads_only_the_clients_in_scope(micro, app):
     assert sorted(frames.transactions["id"].astype(int)) == [4, 5, 6, 7, 8]
     # The small tables come whole: names and the tree are needed to check the query.
     assert len(frames.companies) == 3 and len(frames.packages) == 2
+
+
+def test_rpt009_flask_app_cli_works_the_same(micro, app, tmp_path):
+    """SPEC §5: ``flask --app app …`` is the same command group as ``dynamics``."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.server.config["DATABASE_URL"],
+        "INSTANCE_PATH": str(tmp_path / "flask-instance"),
+        "SECRET_KEY": "tests-only-secret",
+    }
+    flask = Path(sys.executable).with_name("flask")
+    result = subprocess.run(
+        [str(flask), "--app", "app", "report", *INTERVAL, "--group-by", "month"],
+        cwd=root, env=env, capture_output=True, check=False, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode("utf-8-sig") == (MICRO / "expected-month-usd.csv").read_text()
