@@ -1,8 +1,9 @@
 """Loading the ledger from the database for the engine, and keeping it while the data is unchanged.
 
 Only the clients a query can see are read: the user's scope and the query's static filters
-(type, tag, company, owner) go into the SQL. Columns are read in bulk as numbers (kinds as small
-integers, timestamps as epoch microseconds computed by the database), never as row objects.
+(type, tag, company, owner) go into the SQL. The transactions are read in bulk, never as row
+objects: from SQLite by child processes into Arrow columns (``store.sqlite_arrow``), from
+PostgreSQL as packed binary values that numpy views (``store.pg_bulk``).
 The prepared ledger is cached per process, keyed by the ``ledger_version`` counter that
 triggers bump on every change of a source table, so an unchanged database is read once.
 """
