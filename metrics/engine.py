@@ -63,11 +63,8 @@ class _Runs:
     def subset(self, keep: np.ndarray) -> _Runs:
         if keep.all():
             return self
-        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        fields["changes"] = tuple(change[keep] for change in self.changes)
-        return _Runs(
-            **{name: value if name == "changes" else value[keep] for name, value in fields.items()}
-        )
+        arrays = {n: getattr(self, n)[keep] for n in self.__dataclass_fields__ if n != "changes"}
+        return _Runs(**arrays, changes=tuple(change[keep] for change in self.changes))
 
 
 @dataclass(frozen=True)
